@@ -1,0 +1,100 @@
+#pragma once
+// The live risk state: market values, the compiled book, stress scenarios
+// and cached slow terms. Owned by exactly one writer (the engine thread);
+// not thread-safe. Readers get copies of the results.
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "riskd/risk/market.hpp"
+#include "riskd/risk/model.hpp"
+#include "riskd/risk/valuation.hpp"
+
+namespace riskd::risk {
+
+/// Stressed ratios of one borrower under one scenario.
+struct StressRatios {
+  double ltv = 0.0;
+  double liquidation_ltv = 0.0;
+  double dscr = k_infinity;
+};
+
+/// Latest evaluation of one borrower.
+struct BorrowerResult {
+  bool evaluated = false;  // false while a series it needs has no value
+  Figures figures;
+  std::vector<StressRatios> stress;  // one per Book::scenarios(), same order
+};
+
+class Book {
+ public:
+  /// Builds the catalog from the config's series, compiles the borrowers and
+  /// the scenarios (built-in correlation_convergence first unless configured).
+  explicit Book(const RiskConfig& config);
+
+  [[nodiscard]] SeriesCatalog& catalog() { return catalog_; }
+  [[nodiscard]] const SeriesCatalog& catalog() const { return catalog_; }
+  [[nodiscard]] const Valuer& valuer() const { return valuer_; }
+  [[nodiscard]] const RiskConfig& config() const { return config_; }
+  [[nodiscard]] const std::vector<Scenario>& scenarios() const { return scenarios_; }
+  [[nodiscard]] const std::vector<CompiledBorrower>& borrowers() const { return borrowers_; }
+  [[nodiscard]] const std::vector<BorrowerResult>& results() const { return results_; }
+  [[nodiscard]] std::optional<std::size_t> borrower_index(std::string_view id) const;
+
+  /// Base market values by SeriesId (meaningful where has_value).
+  [[nodiscard]] std::span<const double> values() const { return values_[0]; }
+  [[nodiscard]] bool has_value(SeriesId sid) const { return catalog_.state(sid).has_value; }
+
+  /// Records that `sid`'s state (value, ts) was just applied by the validator.
+  void on_series_applied(SeriesId sid);
+
+  /// Sets the valuation day (00:00 UTC of the event time); a new day
+  /// invalidates every cached term.
+  void set_valuation_day(TimeMs t_ms);
+  [[nodiscard]] TimeMs valuation_day() const { return t_ms_; }
+
+  /// Evaluates every borrower whose series all have values, at the current
+  /// day and market, reusing slow terms not invalidated since.
+  void revalue_all();
+
+  /// Adds or replaces a borrower (kinds must already be validated), keeping
+  /// results of the others. Returns its index.
+  std::size_t upsert(const BorrowerSpec& spec);
+  /// Removes a borrower; returns false if unknown. Indices after it shift.
+  bool remove(std::string_view id);
+
+  /// Evaluates one borrower on an arbitrary market (what-if, evaluate).
+  [[nodiscard]] Figures evaluate_on(std::size_t index, std::span<const double> values) const;
+  /// The scenario market derived from `values`.
+  [[nodiscard]] std::vector<double> shocked(const std::vector<ShockOp>& ops, std::span<const double> values) const;
+  [[nodiscard]] const std::vector<ShockOp>& scenario_ops(std::size_t k) const { return ops_[k]; }
+  /// Shock ops for an ad-hoc scenario (what-if), resolved like configured ones.
+  [[nodiscard]] std::vector<ShockOp> resolve(const Scenario& scenario) const;
+
+  /// Every series some borrower needs that has no value yet.
+  [[nodiscard]] std::vector<SeriesId> missing_series() const;
+
+ private:
+  void rebuild_scenarios();
+  void grow_arrays();
+  bool evaluable(const CompiledBorrower& b) const;
+
+  RiskConfig config_;
+  SeriesCatalog catalog_;
+  Valuer valuer_;
+  std::vector<Scenario> scenarios_;
+  std::vector<bool> is_spread_series_;
+  std::vector<std::vector<ShockOp>> ops_;      // [scenario][series]
+  std::vector<std::vector<double>> values_;    // [0]: base, [1 + k]: scenario k
+  std::vector<CompiledBorrower> borrowers_;
+  std::unordered_map<std::string, std::size_t> index_;
+  std::vector<BorrowerResult> results_;
+  std::vector<std::vector<SlowTerms>> slow_;   // [borrower][market variant]
+  std::vector<std::uint8_t> slow_valid_;       // [borrower]
+  std::vector<std::vector<std::size_t>> slow_dependents_;  // [series] -> borrowers
+  TimeMs t_ms_ = 0;
+  bool day_set_ = false;
+};
+
+}  // namespace riskd::risk

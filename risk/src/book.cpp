@@ -1,0 +1,172 @@
+#include "riskd/risk/book.hpp"
+
+#include <algorithm>
+
+namespace riskd::risk {
+
+Book::Book(const RiskConfig& config) : config_(config), valuer_(config.model) {
+  for (const auto& [id, settings] : config_.series) {
+    const SeriesId sid = catalog_.intern(id, settings.kind.value_or(SeriesKind::price));
+    catalog_.state(sid).stale_after_s = settings.stale_after_s;
+    catalog_.state(sid).max_jump = settings.max_jump;
+  }
+  // Built-in scenario first; a configured one of the same name replaces it.
+  scenarios_.push_back(correlation_convergence_scenario());
+  for (const auto& s : config_.scenarios) {
+    if (s.name == k_correlation_convergence) {
+      scenarios_.front() = s;
+    } else {
+      scenarios_.push_back(s);
+    }
+  }
+  for (const auto& spec : config_.borrowers) {
+    index_.emplace(spec.id, borrowers_.size());
+    borrowers_.push_back(compile_borrower(spec, catalog_, config_.gpu_models, config_.model));
+  }
+  results_.resize(borrowers_.size());
+  slow_.resize(borrowers_.size());
+  slow_valid_.assign(borrowers_.size(), 0);
+  rebuild_scenarios();
+}
+
+std::optional<std::size_t> Book::borrower_index(std::string_view id) const {
+  const auto it = index_.find(std::string(id));
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Book::grow_arrays() {
+  const std::size_t n = catalog_.size();
+  values_.resize(1 + scenarios_.size());
+  for (auto& v : values_) v.resize(n, 0.0);
+  for (SeriesId sid = 0; sid < n; ++sid) {
+    const SeriesState& st = catalog_.state(sid);
+    values_[0][sid] = st.has_value ? st.value : 0.0;
+    for (std::size_t k = 0; k < scenarios_.size(); ++k) values_[1 + k][sid] = ops_[k][sid].apply(values_[0][sid]);
+  }
+}
+
+void Book::rebuild_scenarios() {
+  is_spread_series_.assign(catalog_.size(), false);
+  slow_dependents_.assign(catalog_.size(), {});
+  for (std::size_t i = 0; i < borrowers_.size(); ++i) {
+    for (const SeriesId sid : borrowers_[i].spread_series) is_spread_series_[sid] = true;
+    for (const SeriesId sid : borrowers_[i].slow_series) slow_dependents_[sid].push_back(i);
+  }
+  ops_.clear();
+  for (const auto& s : scenarios_) ops_.push_back(resolve_shocks(s, catalog_, is_spread_series_));
+  grow_arrays();
+  for (std::size_t i = 0; i < borrowers_.size(); ++i) {
+    results_[i].stress.resize(scenarios_.size());
+    slow_[i].resize(1 + scenarios_.size());
+  }
+  std::fill(slow_valid_.begin(), slow_valid_.end(), 0);
+}
+
+std::vector<ShockOp> Book::resolve(const Scenario& scenario) const {
+  return resolve_shocks(scenario, catalog_, is_spread_series_);
+}
+
+std::vector<double> Book::shocked(const std::vector<ShockOp>& ops, std::span<const double> values) const {
+  std::vector<double> out(values.begin(), values.end());
+  for (std::size_t sid = 0; sid < out.size() && sid < ops.size(); ++sid) out[sid] = ops[sid].apply(out[sid]);
+  return out;
+}
+
+void Book::on_series_applied(SeriesId sid) {
+  if (sid >= values_[0].size()) grow_arrays();
+  const double v = catalog_.state(sid).value;
+  values_[0][sid] = v;
+  for (std::size_t k = 0; k < scenarios_.size(); ++k) values_[1 + k][sid] = ops_[k][sid].apply(v);
+  const SeriesKind kind = catalog_.state(sid).kind;
+  if (kind == SeriesKind::gpu_rent || kind == SeriesKind::rate) {
+    for (const std::size_t i : slow_dependents_[sid]) slow_valid_[i] = 0;
+  }
+}
+
+void Book::set_valuation_day(TimeMs t_ms) {
+  if (day_set_ && t_ms == t_ms_) return;
+  t_ms_ = t_ms;
+  day_set_ = true;
+  std::fill(slow_valid_.begin(), slow_valid_.end(), 0);
+}
+
+bool Book::evaluable(const CompiledBorrower& b) const {
+  return std::all_of(b.required_series.begin(), b.required_series.end(),
+                     [&](SeriesId sid) { return catalog_.state(sid).has_value; });
+}
+
+void Book::revalue_all() {
+  const std::size_t variants = 1 + scenarios_.size();
+  for (std::size_t i = 0; i < borrowers_.size(); ++i) {
+    const CompiledBorrower& b = borrowers_[i];
+    BorrowerResult& r = results_[i];
+    if (!evaluable(b)) {
+      r.evaluated = false;
+      continue;
+    }
+    std::vector<SlowTerms>& slow = slow_[i];
+    if (slow_valid_[i] == 0) {
+      for (std::size_t v = 0; v < variants; ++v) slow[v] = valuer_.slow_terms(b, values_[v], t_ms_);
+      slow_valid_[i] = 1;
+    }
+    r.figures = valuer_.finish(b, slow[0], values_[0]);
+    for (std::size_t k = 0; k < scenarios_.size(); ++k) {
+      const Figures f = valuer_.finish(b, slow[1 + k], values_[1 + k]);
+      r.stress[k] = {f.ltv, f.liquidation_ltv, f.dscr};
+    }
+    r.evaluated = true;
+  }
+}
+
+std::size_t Book::upsert(const BorrowerSpec& spec) {
+  CompiledBorrower compiled = compile_borrower(spec, catalog_, config_.gpu_models, config_.model);
+  std::size_t i = 0;
+  if (const auto found = borrower_index(spec.id)) {
+    i = *found;
+    borrowers_[i] = std::move(compiled);
+    results_[i] = BorrowerResult{};
+  } else {
+    i = borrowers_.size();
+    index_.emplace(spec.id, i);
+    borrowers_.push_back(std::move(compiled));
+    results_.emplace_back();
+    slow_.emplace_back();
+    slow_valid_.push_back(0);
+  }
+  rebuild_scenarios();
+  return i;
+}
+
+bool Book::remove(std::string_view id) {
+  const auto found = borrower_index(id);
+  if (!found) return false;
+  const auto pos = static_cast<std::ptrdiff_t>(*found);
+  borrowers_.erase(borrowers_.begin() + pos);
+  results_.erase(results_.begin() + pos);
+  slow_.erase(slow_.begin() + pos);
+  slow_valid_.erase(slow_valid_.begin() + pos);
+  index_.clear();
+  for (std::size_t i = 0; i < borrowers_.size(); ++i) index_.emplace(borrowers_[i].id, i);
+  rebuild_scenarios();
+  return true;
+}
+
+Figures Book::evaluate_on(std::size_t index, std::span<const double> values) const {
+  return valuer_.evaluate(borrowers_[index], values, t_ms_);
+}
+
+std::vector<SeriesId> Book::missing_series() const {
+  std::vector<SeriesId> missing;
+  for (const auto& b : borrowers_) {
+    for (const SeriesId sid : b.required_series) {
+      if (!catalog_.state(sid).has_value && std::find(missing.begin(), missing.end(), sid) == missing.end()) {
+        missing.push_back(sid);
+      }
+    }
+  }
+  std::sort(missing.begin(), missing.end());
+  return missing;
+}
+
+}  // namespace riskd::risk

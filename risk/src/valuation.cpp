@@ -1,0 +1,331 @@
+#include "riskd/risk/valuation.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace riskd::risk {
+namespace {
+
+constexpr int k_table_months = 1200;  // pools beyond 100 years of life fall back to std::pow
+
+void add_unique(std::vector<SeriesId>& ids, SeriesId id) {
+  if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+}
+
+double fire_sale_discount(double count, const GpuModelParams& gm, const ModelParams& mp) {
+  const double depth_ratio = gm.secondary_depth_units > 0.0 ? count / gm.secondary_depth_units : k_infinity;
+  const double delta =
+      std::min(mp.fire_sale_max, mp.fire_sale_base + mp.fire_sale_impact * std::pow(depth_ratio, mp.fire_sale_exponent));
+  return gm.successor_released ? 1.0 - (1.0 - delta) * (1.0 - mp.obsolescence_discount) : delta;
+}
+
+}  // namespace
+
+CompiledBorrower compile_borrower(const BorrowerSpec& spec, SeriesCatalog& catalog,
+                                  const std::map<std::string, GpuModelParams>& gpu_models,
+                                  const ModelParams& model) {
+  CompiledBorrower b;
+  b.id = spec.id;
+  b.covenants = spec.covenants;
+  b.cash_usd = spec.cash_usd;
+  b.fixed_costs_usd_per_year = spec.fixed_costs_usd_per_year;
+  for (const auto& h : spec.crypto) {
+    const SeriesId sid = catalog.intern(h.series, SeriesKind::price);
+    b.crypto.push_back({sid, h.units, h.haircut});
+    add_unique(b.price_series, sid);
+    add_unique(b.required_series, sid);
+  }
+  for (const auto& p : spec.gpus) {
+    CompiledPool cp;
+    cp.index = catalog.intern(p.index_series, SeriesKind::gpu_rent);
+    cp.count = p.count;
+    cp.utilization = p.utilization;
+    cp.opex_usd_per_gpu_hour = p.opex_usd_per_gpu_hour;
+    cp.in_service_ms = p.in_service_ms;
+    cp.useful_life_months = p.useful_life_months;
+    if (p.contract) {
+      cp.has_contract = true;
+      cp.contract_gpus = p.contract->gpus;
+      cp.contract_usd_per_gpu_hour = p.contract->usd_per_gpu_hour;
+      cp.contract_end_ms = p.contract->end_ms;
+    }
+    const auto gm = gpu_models.find(p.model);
+    const GpuModelParams params = gm == gpu_models.end() ? GpuModelParams{} : gm->second;
+    cp.liquidation_factor = 1.0 - fire_sale_discount(p.count, params, model);
+    b.pools.push_back(cp);
+    add_unique(b.gpu_index_series, cp.index);
+    add_unique(b.slow_series, cp.index);
+    add_unique(b.required_series, cp.index);
+  }
+  if (spec.mining) {
+    const Mining& m = *spec.mining;
+    CompiledMining cm;
+    cm.hashrate_ph = m.hashrate_ph;
+    cm.opex_usd_per_ph_day = m.opex_usd_per_ph_day;
+    if (!m.hashprice_series.empty()) {
+      cm.derived_from_price = false;
+      cm.series = catalog.intern(m.hashprice_series, SeriesKind::hashprice);
+    } else {
+      cm.derived_from_price = true;
+      cm.btc_per_ph_day = m.btc_per_ph_day.value_or(0.0);
+      cm.series = catalog.intern(m.btc_series, SeriesKind::price);
+    }
+    add_unique(b.required_series, cm.series);
+    b.mining = cm;
+  }
+  for (const auto& f : spec.facilities) {
+    CompiledFacility cf;
+    cf.principal_usd = f.principal_usd;
+    cf.amortization_usd_per_year = f.amortization_usd_per_year;
+    cf.maturity_ms = f.maturity_ms;
+    if (const auto* fixed = std::get_if<FixedRate>(&f.rate)) {
+      cf.fixed_rate = fixed->fixed_pct / 100.0;
+    } else {
+      const auto& fl = std::get<FloatingRate>(f.rate);
+      cf.floating = true;
+      cf.base = catalog.intern(fl.base_series, SeriesKind::rate);
+      add_unique(b.slow_series, cf.base);
+      add_unique(b.required_series, cf.base);
+      if (!fl.spread_series.empty()) {
+        cf.spread_from_series = true;
+        cf.spread_series = catalog.intern(fl.spread_series, SeriesKind::rate);
+        add_unique(b.slow_series, cf.spread_series);
+        add_unique(b.required_series, cf.spread_series);
+        add_unique(b.spread_series, cf.spread_series);
+      } else {
+        cf.spread_bps = fl.spread_bps;
+      }
+      cf.floor_rate = fl.floor_pct / 100.0;
+    }
+    b.debt_usd += f.principal_usd;
+    b.facilities.push_back(cf);
+  }
+  std::sort(b.required_series.begin(), b.required_series.end());
+  std::sort(b.slow_series.begin(), b.slow_series.end());
+  return b;
+}
+
+Valuer::Valuer(const ModelParams& model) : model_(model) {
+  decay_.resize(k_table_months + 1);
+  discount_.resize(k_table_months + 1);
+  for (int m = 0; m <= k_table_months; ++m) {
+    const double years = static_cast<double>(m) / 12.0;
+    decay_[static_cast<std::size_t>(m)] = std::pow(1.0 - model_.rent_decline_per_year, years);
+    discount_[static_cast<std::size_t>(m)] = std::pow(1.0 + model_.discount_rate, years);
+  }
+}
+
+namespace {
+
+struct PoolSchedule {
+  long months_left = 0;          // M
+  double contract_months = 0.0;  // mc
+};
+
+PoolSchedule schedule(const CompiledPool& pool, TimeMs t_ms) {
+  const double age = std::max(0.0, months_between(pool.in_service_ms, t_ms));
+  PoolSchedule s;
+  s.months_left = static_cast<long>(std::floor(std::max(0.0, pool.useful_life_months - age)));
+  s.contract_months = pool.has_contract ? months_between(t_ms, pool.contract_end_ms) : 0.0;
+  return s;
+}
+
+/// CF_m of METHODOLOGY.md for month m with spot rent already decayed.
+double monthly_cash_flow_usd(const CompiledPool& pool, const PoolSchedule& s, long m, double rent_m) {
+  const double contracted = static_cast<double>(m) <= s.contract_months ? pool.contract_gpus : 0.0;
+  return k_hours_per_month *
+         (contracted * std::max(0.0, pool.contract_usd_per_gpu_hour - pool.opex_usd_per_gpu_hour) +
+          (pool.count - contracted) * std::max(0.0, rent_m * pool.utilization - pool.opex_usd_per_gpu_hour));
+}
+
+}  // namespace
+
+PoolValue Valuer::value_pool(const CompiledPool& pool, double rent_usd_per_gpu_hour, TimeMs t_ms) const {
+  const PoolSchedule s = schedule(pool, t_ms);
+  PoolValue v;
+  for (long m = 1; m <= s.months_left; ++m) {
+    const auto mi = static_cast<std::size_t>(m);
+    const bool tabled = m <= k_table_months;
+    const double years = static_cast<double>(m) / 12.0;
+    const double decay = tabled ? decay_[mi] : std::pow(1.0 - model_.rent_decline_per_year, years);
+    const double discount = tabled ? discount_[mi] : std::pow(1.0 + model_.discount_rate, years);
+    const double cf = monthly_cash_flow_usd(pool, s, m, rent_usd_per_gpu_hour * decay);
+    v.mark_usd += cf / discount;
+    if (m <= 12) v.fwd12_usd += cf;
+  }
+  v.liquidation_usd = v.mark_usd * pool.liquidation_factor;
+  return v;
+}
+
+double Valuer::pool_fwd12_usd(const CompiledPool& pool, double rent_usd_per_gpu_hour, TimeMs t_ms) const {
+  const PoolSchedule s = schedule(pool, t_ms);
+  double fwd12 = 0.0;
+  for (long m = 1; m <= std::min(12L, s.months_left); ++m) {
+    fwd12 += monthly_cash_flow_usd(pool, s, m, rent_usd_per_gpu_hour * decay_[static_cast<std::size_t>(m)]);
+  }
+  return fwd12;
+}
+
+double Valuer::debt_service_usd(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms,
+                                double spread_shift_bps, bool apply_floors) const {
+  double ds = 0.0;
+  for (const auto& f : b.facilities) {
+    const double tau = std::max(0.0, years_between(t_ms, f.maturity_ms));
+    const double w = std::min(1.0, tau);
+    double rate = f.fixed_rate;
+    if (f.floating) {
+      const double spread = f.spread_from_series ? values[f.spread_series] : f.spread_bps;
+      rate = (values[f.base] + spread + spread_shift_bps) / 10000.0;
+      if (apply_floors) rate = std::max(f.floor_rate, rate);
+    }
+    const double balloon = tau <= 1.0 ? std::max(0.0, f.principal_usd - f.amortization_usd_per_year * tau) : 0.0;
+    ds += f.principal_usd * rate * w + f.amortization_usd_per_year * w + balloon;
+  }
+  return ds;
+}
+
+SlowTerms Valuer::slow_terms(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms) const {
+  SlowTerms s;
+  for (const auto& pool : b.pools) {
+    const PoolValue v = value_pool(pool, values[pool.index], t_ms);
+    s.gpu_mark_usd += v.mark_usd;
+    s.gpu_liquidation_usd += v.liquidation_usd;
+    s.gpu_fwd12_usd += v.fwd12_usd;
+  }
+  s.debt_service_usd = debt_service_usd(b, values, t_ms);
+  return s;
+}
+
+Figures Valuer::finish(const CompiledBorrower& b, const SlowTerms& slow, std::span<const double> values) const {
+  Figures f;
+  for (const auto& h : b.crypto) {
+    const double mark = h.units * values[h.series];
+    f.crypto_usd += mark;
+    f.crypto_liquidation_usd += mark * (1.0 - h.haircut);
+  }
+  if (b.mining) {
+    const CompiledMining& m = *b.mining;
+    const double hashprice = m.derived_from_price ? m.btc_per_ph_day * values[m.series] : values[m.series];
+    f.mining12_usd = m.hashrate_ph * 365.0 * std::max(0.0, hashprice - m.opex_usd_per_ph_day);
+  }
+  f.gpu_usd = slow.gpu_mark_usd;
+  f.gpu_liquidation_usd = slow.gpu_liquidation_usd;
+  f.cash_usd = b.cash_usd;
+  f.debt_usd = b.debt_usd;
+  f.debt_service_usd = slow.debt_service_usd;
+  f.cfads_usd = slow.gpu_fwd12_usd + f.mining12_usd - b.fixed_costs_usd_per_year;
+  f.mark_usd = f.crypto_usd + f.gpu_usd + f.cash_usd;
+  f.liquidation_usd = f.crypto_liquidation_usd + f.gpu_liquidation_usd + f.cash_usd;
+  if (f.debt_usd == 0.0) {
+    f.ltv = 0.0;
+    f.liquidation_ltv = 0.0;
+  } else {
+    f.ltv = f.mark_usd <= 0.0 ? k_infinity : f.debt_usd / f.mark_usd;
+    f.liquidation_ltv = f.liquidation_usd <= 0.0 ? k_infinity : f.debt_usd / f.liquidation_usd;
+  }
+  f.dscr = f.debt_service_usd == 0.0 ? k_infinity : f.cfads_usd / f.debt_service_usd;
+  return f;
+}
+
+BreachLevels Valuer::breach_levels(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms,
+                                   const Figures& figures) const {
+  BreachLevels out;
+  const double max_ltv = b.covenants.max_ltv;
+  const double min_dscr = b.covenants.min_dscr;
+
+  // Price: P* = (D / max_ltv - C_other) / u, with the series' holdings aggregated.
+  for (const SeriesId sid : b.price_series) {
+    double units = 0.0;
+    double other_crypto_usd = 0.0;
+    for (const auto& h : b.crypto) {
+      if (h.series == sid) {
+        units += h.units;
+      } else {
+        other_crypto_usd += h.units * values[h.series];
+      }
+    }
+    const double other_usd = other_crypto_usd + figures.gpu_usd + figures.cash_usd;
+    std::optional<double> level;
+    if (units > 0.0) {
+      const double p = (figures.debt_usd / max_ltv - other_usd) / units;
+      if (p > 0.0) level = p;
+    }
+    out.price_usd.emplace_back(sid, level);
+  }
+
+  // GPU index: root of DSCR(R) = min_dscr in [0, R_now]; DSCR is non-decreasing in R.
+  for (const SeriesId sid : b.gpu_index_series) {
+    std::optional<double> level;
+    const double ds = figures.debt_service_usd;
+    const double r_now = values[sid];
+    if (ds != 0.0) {
+      double other_fwd12 = 0.0;
+      for (const auto& pool : b.pools) {
+        if (pool.index != sid) other_fwd12 += pool_fwd12_usd(pool, values[pool.index], t_ms);
+      }
+      const double fixed_cfads = other_fwd12 + figures.mining12_usd - b.fixed_costs_usd_per_year;
+      auto dscr_at = [&](double rent) {
+        double fwd12 = 0.0;
+        for (const auto& pool : b.pools) {
+          if (pool.index == sid) fwd12 += pool_fwd12_usd(pool, rent, t_ms);
+        }
+        return (fixed_cfads + fwd12) / ds;
+      };
+      if (dscr_at(r_now) < min_dscr) {
+        level = r_now;
+      } else if (dscr_at(0.0) < min_dscr) {
+        double lo = 0.0;  // DSCR(lo) < min_dscr
+        double hi = r_now;  // DSCR(hi) >= min_dscr
+        for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; ++i) {
+          const double mid = 0.5 * (lo + hi);
+          if (dscr_at(mid) < min_dscr) {
+            lo = mid;
+          } else {
+            hi = mid;
+          }
+        }
+        level = hi;
+      }
+    }
+    out.gpu_index_usd_per_gpu_hour.emplace_back(sid, level);
+  }
+
+  // Spread: Δ* = (CFADS / min_dscr - DS_nofloor) / Σ_floating P_f w_f / 10000.
+  double floating_weight = 0.0;
+  for (const auto& f : b.facilities) {
+    if (!f.floating) continue;
+    const double w = std::min(1.0, std::max(0.0, years_between(t_ms, f.maturity_ms)));
+    floating_weight += f.principal_usd * w / 10000.0;
+  }
+  if (floating_weight > 0.0) {
+    if (figures.dscr < min_dscr) {
+      out.spread_bps = 0.0;
+    } else {
+      const double ds_no_floor = debt_service_usd(b, values, t_ms, 0.0, false);
+      out.spread_bps = std::max(0.0, (figures.cfads_usd / min_dscr - ds_no_floor) / floating_weight);
+    }
+  }
+  return out;
+}
+
+std::vector<ShockOp> resolve_shocks(const Scenario& scenario, const SeriesCatalog& catalog,
+                                    const std::vector<bool>& is_spread_series) {
+  std::vector<ShockOp> ops(catalog.size());
+  auto lookup = [&](const std::string& key) -> std::optional<double> {
+    const auto it = scenario.shocks.find(key);
+    if (it == scenario.shocks.end()) return std::nullopt;
+    return it->second;
+  };
+  for (SeriesId sid = 0; sid < catalog.size(); ++sid) {
+    const SeriesState& st = catalog.state(sid);
+    std::optional<double> shock = lookup(st.id);
+    if (!shock && sid < is_spread_series.size() && is_spread_series[sid]) shock = lookup("@spread");
+    if (!shock) shock = lookup("@" + std::string(to_string(st.kind)));
+    if (!shock) continue;
+    ops[sid].mode = st.kind == SeriesKind::rate ? ShockOp::Mode::additive_bps : ShockOp::Mode::relative;
+    ops[sid].amount = *shock;
+  }
+  return ops;
+}
+
+}  // namespace riskd::risk

@@ -1,0 +1,134 @@
+#include <doctest/doctest.h>
+
+#include "test_support.hpp"
+
+using namespace riskd::risk;
+using riskd::risk::test::day;
+
+namespace {
+
+RiskConfig one_borrower_config() {
+  RiskConfig cfg;
+  cfg.series["BTC-USD"] = {SeriesKind::price, std::nullopt, std::nullopt};
+  cfg.series["GPU"] = {SeriesKind::gpu_rent, std::nullopt, std::nullopt};
+  cfg.series["SOFR"] = {SeriesKind::rate, std::nullopt, std::nullopt};
+  BorrowerSpec b;
+  b.id = "b1";
+  b.covenants = {0.7, 1.2};
+  b.crypto = {{"BTC-USD", 1000.0, 0.1}};
+  GpuPool p;
+  p.index_series = "GPU";
+  p.count = 1000;
+  p.in_service_ms = day("2025-01-01");
+  b.gpus = {p};
+  Facility f;
+  f.id = "f";
+  f.principal_usd = 50e6;
+  f.maturity_ms = day("2029-01-01");
+  f.rate = FloatingRate{"SOFR", 300.0, "", 0.0};
+  b.facilities = {f};
+  cfg.borrowers = {b};
+  return cfg;
+}
+
+void set(Book& book, const char* id, double v, TimeMs ts) {
+  const SeriesId sid = *book.catalog().find(id);
+  SeriesState& st = book.catalog().state(sid);
+  st.has_value = true;
+  st.value = v;
+  st.ts_ms = ts;
+  book.on_series_applied(sid);
+}
+
+}  // namespace
+
+TEST_CASE("book: a borrower with a series missing is not evaluated") {
+  Book book(one_borrower_config());
+  const TimeMs t = day("2025-06-01");
+  book.set_valuation_day(t);
+  set(book, "BTC-USD", 100000.0, t);
+  set(book, "GPU", 2.0, t);
+  book.revalue_all();
+  CHECK_FALSE(book.results()[0].evaluated);
+  CHECK(book.missing_series() == std::vector<SeriesId>{*book.catalog().find("SOFR")});
+  set(book, "SOFR", 400.0, t);
+  book.revalue_all();
+  CHECK(book.results()[0].evaluated);
+  CHECK(book.missing_series().empty());
+}
+
+TEST_CASE("book: cached slow terms are refreshed by GPU, rate and day changes, exactly as a full evaluation") {
+  Book book(one_borrower_config());
+  TimeMs t = day("2025-06-01");
+  book.set_valuation_day(t);
+  set(book, "BTC-USD", 100000.0, t);
+  set(book, "GPU", 2.0, t);
+  set(book, "SOFR", 400.0, t);
+  auto check_exact = [&] {
+    book.revalue_all();
+    const Figures full = book.valuer().evaluate(book.borrowers()[0], book.values(), book.valuation_day());
+    CHECK(book.results()[0].figures.ltv == full.ltv);
+    CHECK(book.results()[0].figures.dscr == full.dscr);
+    CHECK(book.results()[0].figures.gpu_usd == full.gpu_usd);
+  };
+  check_exact();
+  set(book, "BTC-USD", 60000.0, t);
+  check_exact();
+  set(book, "GPU", 1.5, t);
+  check_exact();
+  set(book, "SOFR", 500.0, t);
+  check_exact();
+  t += 40 * k_ms_per_day;
+  book.set_valuation_day(t);
+  check_exact();
+}
+
+TEST_CASE("book: the built-in correlation_convergence comes first; a configured one replaces it") {
+  RiskConfig cfg = one_borrower_config();
+  cfg.scenarios = {Scenario{"btc_crash", {{"BTC-USD", -0.6}}}};
+  CHECK(Book(cfg).scenarios().size() == 2);
+  CHECK(Book(cfg).scenarios()[0].name == "correlation_convergence");
+  cfg.scenarios.push_back(Scenario{"correlation_convergence", {{"@price", -0.9}}});
+  const Book book(cfg);
+  REQUIRE(book.scenarios().size() == 2);
+  CHECK(book.scenarios()[0].shocks.at("@price") == -0.9);
+  CHECK(book.scenarios()[1].name == "btc_crash");
+}
+
+TEST_CASE("book: stressed ratios equal a full evaluation on the shocked market") {
+  RiskConfig cfg = one_borrower_config();
+  cfg.scenarios = {Scenario{"btc_crash", {{"BTC-USD", -0.6}}}};
+  Book book(cfg);
+  const TimeMs t = day("2025-06-01");
+  book.set_valuation_day(t);
+  set(book, "BTC-USD", 100000.0, t);
+  set(book, "GPU", 2.0, t);
+  set(book, "SOFR", 400.0, t);
+  book.revalue_all();
+  for (std::size_t k = 0; k < book.scenarios().size(); ++k) {
+    const auto shocked = book.shocked(book.scenario_ops(k), book.values());
+    const Figures f = book.valuer().evaluate(book.borrowers()[0], shocked, t);
+    CHECK(book.results()[0].stress[k].ltv == f.ltv);
+    CHECK(book.results()[0].stress[k].dscr == f.dscr);
+  }
+  // btc_crash: crypto at 40,000
+  const auto crash = book.shocked(book.scenario_ops(1), book.values());
+  CHECK(crash[*book.catalog().find("BTC-USD")] == doctest::Approx(40000.0));
+}
+
+TEST_CASE("book: upsert and remove keep the other borrowers' results") {
+  RiskConfig cfg = one_borrower_config();
+  Book book(cfg);
+  BorrowerSpec second = cfg.borrowers[0];
+  second.id = "b2";
+  second.crypto[0].units = 10.0;
+  CHECK(book.upsert(second) == 1);
+  CHECK(book.borrowers().size() == 2);
+  CHECK(*book.borrower_index("b2") == 1);
+  second.crypto[0].units = 20.0;
+  CHECK(book.upsert(second) == 1);
+  CHECK(book.borrowers()[1].crypto[0].units == 20.0);
+  CHECK(book.remove("b1"));
+  CHECK_FALSE(book.remove("b1"));
+  CHECK(*book.borrower_index("b2") == 0);
+}
