@@ -1,0 +1,111 @@
+// The engine: tick outcomes, event ordering, event-time staleness.
+#include <doctest/doctest.h>
+
+#include "riskd/config/config.hpp"
+#include "riskd/daemon/engine.hpp"
+#include "test_support.hpp"
+
+using namespace riskd;
+
+namespace {
+
+config::Config vectors_config() { return config::load_config(test::source_path("tests/data/vectors/book.yaml")); }
+
+std::string tick(const std::string& series, double value, const std::string& ts) {
+  return R"({"series": ")" + series + R"(", "value": )" + std::to_string(value) + R"(, "ts": ")" + ts + R"("})";
+}
+
+/// Feeds every series the vectors book needs at `ts`.
+void feed_all(daemon::Engine& e, const std::string& ts, std::vector<alerts::AlertEvent>& events, double btc = 88000) {
+  e.apply(tick("SOFR", 366, ts), std::nullopt, events);
+  e.apply(tick("MINER-SPREAD", 680, ts), std::nullopt, events);
+  e.apply(tick("GPU-H100-USD-HR", 3.3, ts), std::nullopt, events);
+  e.apply(tick("GPU-A100-USD-HR", 1.79, ts), std::nullopt, events);
+  e.apply(tick("BTC-USD", btc, ts), std::nullopt, events);
+}
+
+}  // namespace
+
+TEST_CASE("engine: a borrower raises nothing until every series it needs has a value") {
+  daemon::Engine e(vectors_config().risk);
+  std::vector<alerts::AlertEvent> events;
+  e.apply(tick("BTC-USD", 88000, "2025-12-19T10:00:00Z"), std::nullopt, events);
+  CHECK(events.empty());  // host-c also needs GPU-H100-USD-HR
+  e.apply(tick("GPU-H100-USD-HR", 3.3, "2025-12-19T10:00:00Z"), std::nullopt, events);
+  CHECK_FALSE(events.empty());
+  for (const auto& ev : events) CHECK(ev.borrower == "host-c");
+}
+
+TEST_CASE("engine: events caused by one tick come sorted byte-wise by key") {
+  daemon::Engine e(vectors_config().risk);
+  std::vector<alerts::AlertEvent> events;
+  feed_all(e, "2025-12-19T10:00:00Z", events);
+  REQUIRE(events.size() > 3);
+  // All of the last tick's events share its `at`; check they are in key order.
+  std::vector<std::string> keys;
+  for (const auto& ev : events) {
+    if (ev.at_ms == events.back().at_ms) keys.push_back(ev.key);
+  }
+  CHECK(std::is_sorted(keys.begin(), keys.end()));
+}
+
+TEST_CASE("engine: a rejected tick changes no state and raises nothing") {
+  daemon::Engine e(vectors_config().risk);
+  std::vector<alerts::AlertEvent> events;
+  feed_all(e, "2025-12-19T10:00:00Z", events);
+  const auto before = e.book().results()[0].figures.ltv;
+  const auto t_before = e.event_time_ms();
+  events.clear();
+  CHECK(e.apply(R"({"series": "BTC-USD", "value": -5, "ts": "2025-12-20T00:00:00Z"})", std::nullopt, events).outcome ==
+        risk::TickOutcome::rejected_value);
+  CHECK(e.apply(R"({"series": "BTC-USD", "value": 5, "ts": "2020-01-01T00:00:00Z"})", std::nullopt, events).outcome ==
+        risk::TickOutcome::out_of_order);
+  CHECK(e.apply("garbage", std::nullopt, events).outcome == risk::TickOutcome::rejected_parse);
+  CHECK(e.apply(R"({"series": "ETH-USD", "value": 5, "ts": "2026-01-01T00:00:00Z"})", std::nullopt, events).outcome ==
+        risk::TickOutcome::unknown_series);
+  CHECK(events.empty());
+  CHECK(e.book().results()[0].figures.ltv == before);
+  CHECK(e.event_time_ms() == t_before);
+  CHECK(e.counts()[static_cast<std::size_t>(risk::TickOutcome::rejected_value)] == 1);
+  CHECK(e.counts()[static_cast<std::size_t>(risk::TickOutcome::unknown_series)] == 1);
+}
+
+TEST_CASE("engine: feed_stale fires in event time past stale_after_s and resolves on a fresh tick") {
+  config::Config cfg = vectors_config();  // GPU-H100-USD-HR: stale_after_s 3456000 (40 days)
+  daemon::Engine e(cfg.risk);
+  std::vector<alerts::AlertEvent> events;
+  feed_all(e, "2025-01-01T00:00:00Z", events);
+  events.clear();
+  e.apply(tick("BTC-USD", 90000, "2025-02-09T23:59:59Z"), std::nullopt, events);  // age < 40 days
+  for (const auto& ev : events) CHECK(ev.key != "feed_stale:GPU-H100-USD-HR");
+  events.clear();
+  e.apply(tick("BTC-USD", 90000, "2025-02-10T00:00:01Z"), std::nullopt, events);  // 40 days + 1 s
+  const auto stale = std::find_if(events.begin(), events.end(),
+                                  [](const auto& ev) { return ev.key == "feed_stale:GPU-H100-USD-HR"; });
+  REQUIRE(stale != events.end());
+  CHECK(stale->firing);
+  CHECK(stale->borrower.empty());
+  CHECK(stale->severity == alerts::Severity::warning);
+  CHECK(stale->value == doctest::Approx(3456001.0));
+  CHECK(stale->threshold == 3456000.0);
+  CHECK(stale->seq == 1);
+  const auto active = e.active_alerts();
+  CHECK(std::any_of(active.begin(), active.end(), [](const auto& a) { return a.key == "feed_stale:GPU-H100-USD-HR"; }));
+  events.clear();
+  e.apply(tick("GPU-H100-USD-HR", 3.1, "2025-02-11T00:00:00Z"), std::nullopt, events);
+  const auto resolved = std::find_if(events.begin(), events.end(),
+                                     [](const auto& ev) { return ev.key == "feed_stale:GPU-H100-USD-HR"; });
+  REQUIRE(resolved != events.end());
+  CHECK_FALSE(resolved->firing);
+  CHECK(resolved->seq == 2);
+}
+
+TEST_CASE("engine: the Kafka timestamp stands in for an absent ts") {
+  daemon::Engine e(vectors_config().risk);
+  std::vector<alerts::AlertEvent> events;
+  CHECK(e.apply(R"({"series": "BTC-USD", "value": 88000})", std::nullopt, events).outcome ==
+        risk::TickOutcome::rejected_parse);
+  CHECK(e.apply(R"({"series": "BTC-USD", "value": 88000})", 1766138400000, events).outcome ==
+        risk::TickOutcome::applied);
+  CHECK(e.event_time_ms() == 1766138400000);
+}
