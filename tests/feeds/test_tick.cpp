@@ -264,7 +264,7 @@ TEST_CASE("decode: an absent ts with an out-of-range fallback (Kafka's -1) is a 
   CHECK(contains(bad(R"({"series":"A","value":1})", -1), "message timestamp -1"));
 }
 
-TEST_CASE("decode: exactly 64 KiB decodes; one byte more is rejected without parsing") {
+TEST_CASE("decode: exactly 64 KiB decodes and one byte more is rejected without parsing") {
   const std::string head = R"({"series":"A","value":1,"ts":1,"pad":")";
   const std::string tail = R"("})";
   std::string at_limit = head + std::string(feeds::k_max_tick_bytes - head.size() - tail.size(), 'x') + tail;
