@@ -25,7 +25,8 @@ Book::Book(const RiskConfig& config) : config_(config), valuer_(config.model) {
   }
   results_.resize(borrowers_.size());
   slow_.resize(borrowers_.size());
-  slow_valid_.assign(borrowers_.size(), 0);
+  gpu_valid_.assign(borrowers_.size(), 0);
+  ds_valid_.assign(borrowers_.size(), 0);
   rebuild_scenarios();
 }
 
@@ -37,6 +38,8 @@ std::optional<std::size_t> Book::borrower_index(std::string_view id) const {
 
 void Book::grow_arrays() {
   const std::size_t n = catalog_.size();
+  has_value_.resize(n, 0);
+  for (SeriesId sid = 0; sid < n; ++sid) has_value_[sid] = catalog_.state(sid).has_value ? 1 : 0;
   values_.resize(1 + scenarios_.size());
   for (auto& v : values_) v.resize(n, 0.0);
   for (SeriesId sid = 0; sid < n; ++sid) {
@@ -48,10 +51,13 @@ void Book::grow_arrays() {
 
 void Book::rebuild_scenarios() {
   is_spread_series_.assign(catalog_.size(), false);
-  slow_dependents_.assign(catalog_.size(), {});
+  gpu_dependents_.assign(catalog_.size(), {});
+  rate_dependents_.assign(catalog_.size(), {});
   for (std::size_t i = 0; i < borrowers_.size(); ++i) {
     for (const SeriesId sid : borrowers_[i].spread_series) is_spread_series_[sid] = true;
-    for (const SeriesId sid : borrowers_[i].slow_series) slow_dependents_[sid].push_back(i);
+    for (const SeriesId sid : borrowers_[i].slow_series) {
+      (catalog_.state(sid).kind == SeriesKind::gpu_rent ? gpu_dependents_ : rate_dependents_)[sid].push_back(i);
+    }
   }
   ops_.clear();
   for (const auto& s : scenarios_) ops_.push_back(resolve_shocks(s, catalog_, is_spread_series_));
@@ -60,7 +66,12 @@ void Book::rebuild_scenarios() {
     results_[i].stress.resize(scenarios_.size());
     slow_[i].resize(1 + scenarios_.size());
   }
-  std::fill(slow_valid_.begin(), slow_valid_.end(), 0);
+  invalidate_all();
+}
+
+void Book::invalidate_all() {
+  std::fill(gpu_valid_.begin(), gpu_valid_.end(), 0);
+  std::fill(ds_valid_.begin(), ds_valid_.end(), 0);
 }
 
 std::vector<ShockOp> Book::resolve(const Scenario& scenario) const {
@@ -76,24 +87,23 @@ std::vector<double> Book::shocked(const std::vector<ShockOp>& ops, std::span<con
 void Book::on_series_applied(SeriesId sid) {
   if (sid >= values_[0].size()) grow_arrays();
   const double v = catalog_.state(sid).value;
+  has_value_[sid] = catalog_.state(sid).has_value ? 1 : 0;
   values_[0][sid] = v;
   for (std::size_t k = 0; k < scenarios_.size(); ++k) values_[1 + k][sid] = ops_[k][sid].apply(v);
-  const SeriesKind kind = catalog_.state(sid).kind;
-  if (kind == SeriesKind::gpu_rent || kind == SeriesKind::rate) {
-    for (const std::size_t i : slow_dependents_[sid]) slow_valid_[i] = 0;
-  }
+  for (const std::size_t i : gpu_dependents_[sid]) gpu_valid_[i] = 0;
+  for (const std::size_t i : rate_dependents_[sid]) ds_valid_[i] = 0;
 }
 
 void Book::set_valuation_day(TimeMs t_ms) {
   if (day_set_ && t_ms == t_ms_) return;
   t_ms_ = t_ms;
   day_set_ = true;
-  std::fill(slow_valid_.begin(), slow_valid_.end(), 0);
+  invalidate_all();
 }
 
 bool Book::evaluable(const CompiledBorrower& b) const {
   return std::all_of(b.required_series.begin(), b.required_series.end(),
-                     [&](SeriesId sid) { return catalog_.state(sid).has_value; });
+                     [&](SeriesId sid) { return has_value_[sid] != 0; });
 }
 
 void Book::revalue_all() {
@@ -106,15 +116,16 @@ void Book::revalue_all() {
       continue;
     }
     std::vector<SlowTerms>& slow = slow_[i];
-    if (slow_valid_[i] == 0) {
-      for (std::size_t v = 0; v < variants; ++v) slow[v] = valuer_.slow_terms(b, values_[v], t_ms_);
-      slow_valid_[i] = 1;
+    if (gpu_valid_[i] == 0) {
+      for (std::size_t v = 0; v < variants; ++v) valuer_.value_pools(b, values_[v], t_ms_, slow[v]);
+      gpu_valid_[i] = 1;
+    }
+    if (ds_valid_[i] == 0) {
+      for (std::size_t v = 0; v < variants; ++v) slow[v].debt_service_usd = valuer_.debt_service_usd(b, values_[v], t_ms_);
+      ds_valid_[i] = 1;
     }
     r.figures = valuer_.finish(b, slow[0], values_[0]);
-    for (std::size_t k = 0; k < scenarios_.size(); ++k) {
-      const Figures f = valuer_.finish(b, slow[1 + k], values_[1 + k]);
-      r.stress[k] = {f.ltv, f.liquidation_ltv, f.dscr};
-    }
+    for (std::size_t k = 0; k < scenarios_.size(); ++k) r.stress[k] = valuer_.ratios(b, slow[1 + k], values_[1 + k]);
     r.evaluated = true;
   }
 }
@@ -132,7 +143,8 @@ std::size_t Book::upsert(const BorrowerSpec& spec) {
     borrowers_.push_back(std::move(compiled));
     results_.emplace_back();
     slow_.emplace_back();
-    slow_valid_.push_back(0);
+    gpu_valid_.push_back(0);
+    ds_valid_.push_back(0);
   }
   rebuild_scenarios();
   return i;
@@ -145,7 +157,8 @@ bool Book::remove(std::string_view id) {
   borrowers_.erase(borrowers_.begin() + pos);
   results_.erase(results_.begin() + pos);
   slow_.erase(slow_.begin() + pos);
-  slow_valid_.erase(slow_valid_.begin() + pos);
+  gpu_valid_.erase(gpu_valid_.begin() + pos);
+  ds_valid_.erase(ds_valid_.begin() + pos);
   index_.clear();
   for (std::size_t i = 0; i < borrowers_.size(); ++i) index_.emplace(borrowers_[i].id, i);
   rebuild_scenarios();

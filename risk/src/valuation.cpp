@@ -184,30 +184,69 @@ double Valuer::debt_service_usd(const CompiledBorrower& b, std::span<const doubl
   return ds;
 }
 
-SlowTerms Valuer::slow_terms(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms) const {
-  SlowTerms s;
+void Valuer::value_pools(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms,
+                         SlowTerms& slow) const {
+  slow.gpu_mark_usd = 0.0;
+  slow.gpu_liquidation_usd = 0.0;
+  slow.gpu_fwd12_usd = 0.0;
   for (const auto& pool : b.pools) {
     const PoolValue v = value_pool(pool, values[pool.index], t_ms);
-    s.gpu_mark_usd += v.mark_usd;
-    s.gpu_liquidation_usd += v.liquidation_usd;
-    s.gpu_fwd12_usd += v.fwd12_usd;
+    slow.gpu_mark_usd += v.mark_usd;
+    slow.gpu_liquidation_usd += v.liquidation_usd;
+    slow.gpu_fwd12_usd += v.fwd12_usd;
   }
+}
+
+SlowTerms Valuer::slow_terms(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms) const {
+  SlowTerms s;
+  value_pools(b, values, t_ms, s);
   s.debt_service_usd = debt_service_usd(b, values, t_ms);
   return s;
 }
 
-Figures Valuer::finish(const CompiledBorrower& b, const SlowTerms& slow, std::span<const double> values) const {
-  Figures f;
+namespace {
+
+/// The terms that move with coin prices and hashprice: recomputed on every tick.
+struct PriceTerms {
+  double crypto_usd = 0.0;
+  double crypto_liquidation_usd = 0.0;
+  double mining12_usd = 0.0;
+};
+
+PriceTerms price_terms(const CompiledBorrower& b, std::span<const double> values) {
+  PriceTerms p;
   for (const auto& h : b.crypto) {
     const double mark = h.units * values[h.series];
-    f.crypto_usd += mark;
-    f.crypto_liquidation_usd += mark * (1.0 - h.haircut);
+    p.crypto_usd += mark;
+    p.crypto_liquidation_usd += mark * (1.0 - h.haircut);
   }
   if (b.mining) {
     const CompiledMining& m = *b.mining;
     const double hashprice = m.derived_from_price ? m.btc_per_ph_day * values[m.series] : values[m.series];
-    f.mining12_usd = m.hashrate_ph * 365.0 * std::max(0.0, hashprice - m.opex_usd_per_ph_day);
+    p.mining12_usd = m.hashrate_ph * 365.0 * std::max(0.0, hashprice - m.opex_usd_per_ph_day);
   }
+  return p;
+}
+
+/// D / C, with D = 0 giving 0 and C <= 0 giving +infinity (METHODOLOGY.md "Ratios").
+double loan_to_value(double debt_usd, double collateral_usd) {
+  if (debt_usd == 0.0) return 0.0;
+  return collateral_usd <= 0.0 ? k_infinity : debt_usd / collateral_usd;
+}
+
+/// CFADS / DS, +infinity when DS = 0.
+double coverage(double cfads_usd, double debt_service_usd) {
+  return debt_service_usd == 0.0 ? k_infinity : cfads_usd / debt_service_usd;
+}
+
+}  // namespace
+
+Figures Valuer::finish(const CompiledBorrower& b, const SlowTerms& slow, std::span<const double> values) const {
+  const PriceTerms p = price_terms(b, values);
+  Figures f;
+  f.crypto_usd = p.crypto_usd;
+  f.crypto_liquidation_usd = p.crypto_liquidation_usd;
+  f.mining12_usd = p.mining12_usd;
   f.gpu_usd = slow.gpu_mark_usd;
   f.gpu_liquidation_usd = slow.gpu_liquidation_usd;
   f.cash_usd = b.cash_usd;
@@ -216,15 +255,19 @@ Figures Valuer::finish(const CompiledBorrower& b, const SlowTerms& slow, std::sp
   f.cfads_usd = slow.gpu_fwd12_usd + f.mining12_usd - b.fixed_costs_usd_per_year;
   f.mark_usd = f.crypto_usd + f.gpu_usd + f.cash_usd;
   f.liquidation_usd = f.crypto_liquidation_usd + f.gpu_liquidation_usd + f.cash_usd;
-  if (f.debt_usd == 0.0) {
-    f.ltv = 0.0;
-    f.liquidation_ltv = 0.0;
-  } else {
-    f.ltv = f.mark_usd <= 0.0 ? k_infinity : f.debt_usd / f.mark_usd;
-    f.liquidation_ltv = f.liquidation_usd <= 0.0 ? k_infinity : f.debt_usd / f.liquidation_usd;
-  }
-  f.dscr = f.debt_service_usd == 0.0 ? k_infinity : f.cfads_usd / f.debt_service_usd;
+  f.ltv = loan_to_value(f.debt_usd, f.mark_usd);
+  f.liquidation_ltv = loan_to_value(f.debt_usd, f.liquidation_usd);
+  f.dscr = coverage(f.cfads_usd, f.debt_service_usd);
   return f;
+}
+
+StressRatios Valuer::ratios(const CompiledBorrower& b, const SlowTerms& slow, std::span<const double> values) const {
+  const PriceTerms p = price_terms(b, values);
+  StressRatios r;
+  r.ltv = loan_to_value(b.debt_usd, p.crypto_usd + slow.gpu_mark_usd + b.cash_usd);
+  r.liquidation_ltv = loan_to_value(b.debt_usd, p.crypto_liquidation_usd + slow.gpu_liquidation_usd + b.cash_usd);
+  r.dscr = coverage(slow.gpu_fwd12_usd + p.mining12_usd - b.fixed_costs_usd_per_year, slow.debt_service_usd);
+  return r;
 }
 
 BreachLevels Valuer::breach_levels(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms,

@@ -115,6 +115,13 @@ struct Figures {
   double mining12_usd = 0.0;
 };
 
+/// LTV, liquidation LTV and DSCR of one borrower on one (stressed) market.
+struct StressRatios {
+  double ltv = 0.0;
+  double liquidation_ltv = 0.0;
+  double dscr = k_infinity;
+};
+
 /// Distance to breach (METHODOLOGY.md); nullopt is reported as null.
 struct BreachLevels {
   std::vector<std::pair<SeriesId, std::optional<double>>> price_usd;           // per crypto series
@@ -141,11 +148,17 @@ class Valuer {
                                         TimeMs t_ms, double spread_shift_bps = 0.0,
                                         bool apply_floors = true) const;
 
+  /// Sets the GPU part of `slow` (mark, liquidation, fwd12 over all pools).
+  void value_pools(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms, SlowTerms& slow) const;
+
   [[nodiscard]] SlowTerms slow_terms(const CompiledBorrower& b, std::span<const double> values,
                                      TimeMs t_ms) const;
   /// Completes the evaluation with the price-driven terms (crypto, mining).
   [[nodiscard]] Figures finish(const CompiledBorrower& b, const SlowTerms& slow,
                                std::span<const double> values) const;
+  /// Only the three ratios of finish(): the per-scenario hot path.
+  [[nodiscard]] StressRatios ratios(const CompiledBorrower& b, const SlowTerms& slow,
+                                    std::span<const double> values) const;
   [[nodiscard]] Figures evaluate(const CompiledBorrower& b, std::span<const double> values,
                                  TimeMs t_ms) const {
     return finish(b, slow_terms(b, values, t_ms), values);
