@@ -56,35 +56,6 @@ Severity rule_severity(std::size_t rule_index) {
   }
 }
 
-RuleReading read_rule(std::size_t rule_index, const risk::BorrowerResult& result,
-                      const risk::Covenants& covenants, const risk::AlertingParams& params) {
-  const double max_ltv = covenants.max_ltv;
-  const double min_dscr = covenants.min_dscr;
-  const double hl = params.ltv_hysteresis;
-  const double hd = params.dscr_hysteresis;
-  const risk::Figures& f = result.figures;
-  // Comparisons are written so that an infinite LTV breaches and an infinite
-  // DSCR never does (IEEE inf compares as expected).
-  switch (rule_index) {
-    case 0: return {f.ltv > max_ltv, f.ltv <= max_ltv - hl, f.ltv, max_ltv};
-    case 1: {
-      const double level = max_ltv - params.warn_ltv_margin;
-      return {f.ltv > level, f.ltv <= level - hl, f.ltv, level};
-    }
-    case 2: return {f.dscr < min_dscr, f.dscr >= min_dscr + hd, f.dscr, min_dscr};
-    case 3: {
-      const double level = min_dscr + params.warn_dscr_margin;
-      return {f.dscr < level, f.dscr >= level + hd, f.dscr, level};
-    }
-    case 4: return {f.liquidation_ltv > 1.0, f.liquidation_ltv <= 1.0 - hl, f.liquidation_ltv, 1.0};
-    default: {
-      const risk::StressRatios& s = result.stress[rule_index - k_fixed_rules];
-      return {s.ltv > max_ltv || s.dscr < min_dscr, s.ltv <= max_ltv - hl && s.dscr >= min_dscr + hd, s.ltv,
-              max_ltv};
-    }
-  }
-}
-
 void CovenantAlerts::evaluate(std::size_t index, const risk::CompiledBorrower& borrower,
                               const risk::BorrowerResult& result, std::span<const risk::Scenario> scenarios,
                               const risk::AlertingParams& params, risk::TimeMs now_ms,

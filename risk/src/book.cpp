@@ -67,6 +67,7 @@ void Book::rebuild_scenarios() {
     slow_[i].resize(1 + scenarios_.size());
   }
   invalidate_all();
+  evaluable_stale_ = true;
 }
 
 void Book::invalidate_all() {
@@ -87,7 +88,9 @@ std::vector<double> Book::shocked(const std::vector<ShockOp>& ops, std::span<con
 void Book::on_series_applied(SeriesId sid) {
   if (sid >= values_[0].size()) grow_arrays();
   const double v = catalog_.state(sid).value;
-  has_value_[sid] = catalog_.state(sid).has_value ? 1 : 0;
+  const std::uint8_t has = catalog_.state(sid).has_value ? 1 : 0;
+  if (has != has_value_[sid]) evaluable_stale_ = true;
+  has_value_[sid] = has;
   values_[0][sid] = v;
   for (std::size_t k = 0; k < scenarios_.size(); ++k) values_[1 + k][sid] = ops_[k][sid].apply(v);
   for (const std::size_t i : gpu_dependents_[sid]) gpu_valid_[i] = 0;
@@ -108,10 +111,15 @@ bool Book::evaluable(const CompiledBorrower& b) const {
 
 void Book::revalue_all() {
   const std::size_t variants = 1 + scenarios_.size();
+  if (evaluable_stale_ || evaluable_.size() != borrowers_.size()) {
+    evaluable_.resize(borrowers_.size());
+    for (std::size_t i = 0; i < borrowers_.size(); ++i) evaluable_[i] = evaluable(borrowers_[i]) ? 1 : 0;
+    evaluable_stale_ = false;
+  }
   for (std::size_t i = 0; i < borrowers_.size(); ++i) {
     const CompiledBorrower& b = borrowers_[i];
     BorrowerResult& r = results_[i];
-    if (!evaluable(b)) {
+    if (evaluable_[i] == 0) {
       r.evaluated = false;
       continue;
     }

@@ -59,8 +59,34 @@ struct RuleReading {
   double value = 0.0;
   double threshold = 0.0;
 };
-RuleReading read_rule(std::size_t rule_index, const risk::BorrowerResult& result,
-                      const risk::Covenants& covenants, const risk::AlertingParams& params);
+/// Inline: called for every rule of every borrower on every tick.
+inline RuleReading read_rule(std::size_t rule_index, const risk::BorrowerResult& result,
+                             const risk::Covenants& covenants, const risk::AlertingParams& params) {
+  const double max_ltv = covenants.max_ltv;
+  const double min_dscr = covenants.min_dscr;
+  const double hl = params.ltv_hysteresis;
+  const double hd = params.dscr_hysteresis;
+  const risk::Figures& f = result.figures;
+  // Written so that an infinite LTV breaches and an infinite DSCR never does.
+  switch (rule_index) {
+    case 0: return {f.ltv > max_ltv, f.ltv <= max_ltv - hl, f.ltv, max_ltv};
+    case 1: {
+      const double level = max_ltv - params.warn_ltv_margin;
+      return {f.ltv > level, f.ltv <= level - hl, f.ltv, level};
+    }
+    case 2: return {f.dscr < min_dscr, f.dscr >= min_dscr + hd, f.dscr, min_dscr};
+    case 3: {
+      const double level = min_dscr + params.warn_dscr_margin;
+      return {f.dscr < level, f.dscr >= level + hd, f.dscr, level};
+    }
+    case 4: return {f.liquidation_ltv > 1.0, f.liquidation_ltv <= 1.0 - hl, f.liquidation_ltv, 1.0};
+    default: {
+      const risk::StressRatios& st = result.stress[rule_index - k_fixed_rules];
+      return {st.ltv > max_ltv || st.dscr < min_dscr, st.ltv <= max_ltv - hl && st.dscr >= min_dscr + hd, st.ltv,
+              max_ltv};
+    }
+  }
+}
 
 /// Alert state of every borrower's covenant rules. Single writer.
 class CovenantAlerts {

@@ -80,6 +80,8 @@ class Book {
   std::vector<Scenario> scenarios_;
   std::vector<bool> is_spread_series_;
   std::vector<std::uint8_t> has_value_;        // [series], mirrors SeriesState::has_value
+  std::vector<std::uint8_t> evaluable_;        // [borrower]: every required series has a value
+  bool evaluable_stale_ = true;                // recompute evaluable_ (a series got its first value)
   std::vector<std::vector<ShockOp>> ops_;      // [scenario][series]
   std::vector<std::vector<double>> values_;    // [0]: base, [1 + k]: scenario k
   std::vector<CompiledBorrower> borrowers_;
