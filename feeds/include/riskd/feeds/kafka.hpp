@@ -1,0 +1,159 @@
+#pragma once
+// RAII wrappers over librdkafka (kept out of this header: pimpl), and the
+// development broker (librdkafka's mock cluster). Each object has one owner
+// thread; none is thread-safe unless a method says so. Constructors throw
+// KafkaError; hot-path calls report errors through return values.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "riskd/risk/time.hpp"
+
+namespace riskd::feeds {
+
+class KafkaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// librdkafka configuration: `bootstrap.servers` plus user properties passed as is.
+using KafkaProperties = std::map<std::string, std::string>;
+
+struct KafkaMessage {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::optional<std::string> key;
+  std::optional<std::string> value;          // nullopt: a tombstone (null value)
+  std::optional<risk::TimeMs> timestamp_ms;  // the message timestamp, if any
+};
+
+/// Special start offsets for assign().
+inline constexpr std::int64_t k_offset_beginning = -2;
+inline constexpr std::int64_t k_offset_end = -1;
+inline constexpr std::int64_t k_offset_stored = -1000;  // the group's committed offset, else beginning
+
+struct TopicPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = k_offset_stored;  // start offset (assign) or next offset to read (commit)
+};
+
+/// A consumer with manual partition assignment: riskd reads every partition
+/// of its feed topics itself (no group rebalancing); `group.id` is used only
+/// to commit offsets, so consumer lag shows in standard Kafka tooling.
+class KafkaConsumer {
+ public:
+  /// Throws KafkaError if the configuration is rejected or `group_id` is
+  /// empty. `properties` are applied after riskd's defaults (auto.offset.reset
+  /// =earliest) and before its invariants (enable.auto.commit,
+  /// enable.auto.offset.store and enable.partition.eof are always false).
+  KafkaConsumer(const std::string& bootstrap_servers, const std::string& group_id, const KafkaProperties& properties);
+  ~KafkaConsumer();  // closes the consumer; never throws
+  KafkaConsumer(const KafkaConsumer&) = delete;
+  KafkaConsumer& operator=(const KafkaConsumer&) = delete;
+
+  /// Partition ids of `topic` from the cluster's metadata; throws KafkaError
+  /// if the topic does not exist or the broker does not answer in `timeout`.
+  std::vector<std::int32_t> partitions(const std::string& topic, std::chrono::milliseconds timeout);
+
+  /// Low and high watermarks (first offset, next offset to be written), asked
+  /// of the partition leader; throws KafkaError on error or timeout.
+  std::pair<std::int64_t, std::int64_t> watermarks(const std::string& topic, std::int32_t partition,
+                                                   std::chrono::milliseconds timeout);
+
+  /// Committed offsets of the group for these partitions (k_offset_stored where
+  /// none); throws KafkaError on error or timeout.
+  std::vector<TopicPartition> committed(const std::vector<TopicPartition>& partitions,
+                                        std::chrono::milliseconds timeout);
+
+  /// Replaces the assignment; each partition starts at its `offset` (a real
+  /// offset or one of the k_offset_* values). Throws KafkaError if refused.
+  /// For a topic partitions() has not seen, first waits up to 5 s for the
+  /// cluster's metadata (so that fetching starts at once).
+  void assign(const std::vector<TopicPartition>& partitions);
+
+  /// Waits up to `timeout` for messages and appends at most `max` to `out`.
+  /// Errors (broker down, unknown partition) are passed to the error handler
+  /// and never thrown; partition-EOF events are not messages.
+  std::size_t poll(std::vector<KafkaMessage>& out, std::size_t max, std::chrono::milliseconds timeout);
+
+  /// Commits `next_offset`s (the offset of the next message to read).
+  /// Returns false (and reports through the error handler) on failure.
+  bool commit(const std::vector<TopicPartition>& next_offsets, bool asynchronous);
+
+  /// Consumer lag per assigned partition (high watermark - position), from
+  /// cached watermarks; cheap, no broker round trip. The TopicPartition's
+  /// offset is the position (k_offset_stored before the first message); the
+  /// lag is -1 until a fetch response has brought the high watermark.
+  std::vector<std::pair<TopicPartition, std::int64_t>> lag();
+
+  /// Called (on the polling thread) for errors and librdkafka warnings;
+  /// without a handler they are written to stderr. Never called from the
+  /// destructor.
+  void on_error(std::function<void(const std::string&)> handler);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A producer (idempotent when `idempotent`: acks=all, enable.idempotence).
+class KafkaProducer {
+ public:
+  KafkaProducer(const std::string& bootstrap_servers, const KafkaProperties& properties, bool idempotent);
+  ~KafkaProducer();  // flushes for up to 5 s, then closes; never throws
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  /// Enqueues one message (value nullopt: a tombstone). Returns false if the
+  /// local queue is full or the topic is unknown; never blocks.
+  bool produce(const std::string& topic, const std::optional<std::string>& key,
+               const std::optional<std::string>& value, std::optional<risk::TimeMs> timestamp_ms = std::nullopt,
+               std::optional<std::int32_t> partition = std::nullopt);
+  /// Serves delivery reports; returns the number of events served.
+  int poll(std::chrono::milliseconds timeout);
+  /// Waits until every message is delivered or `timeout`; false on timeout.
+  bool flush(std::chrono::milliseconds timeout);
+  /// Messages delivered / failed so far (delivery reports served by poll/flush).
+  [[nodiscard]] std::uint64_t delivered() const;
+  [[nodiscard]] std::uint64_t failed() const;
+
+  /// Called (on the thread calling poll/flush) for client errors and
+  /// librdkafka warnings; without a handler they are written to stderr.
+  /// Never called from the destructor.
+  void on_error(std::function<void(const std::string&)> handler);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The development broker: librdkafka's in-memory mock cluster, speaking the
+/// Kafka protocol over TCP on 127.0.0.1. For development and tests only: no
+/// persistence, no compaction, no TLS/SASL, 5 MiB of batches per partition.
+class MockCluster {
+ public:
+  /// Starts `brokers` mock brokers; throws KafkaError on failure.
+  explicit MockCluster(int brokers = 1);
+  ~MockCluster();
+  MockCluster(const MockCluster&) = delete;
+  MockCluster& operator=(const MockCluster&) = delete;
+
+  /// e.g. "127.0.0.1:39421"
+  [[nodiscard]] std::string bootstrap_servers() const;
+  /// Creates a topic (replication factor 1); throws KafkaError on failure.
+  void create_topic(const std::string& topic, int partitions);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace riskd::feeds
