@@ -1,0 +1,428 @@
+// The Kafka wrappers against a real Kafka protocol peer: librdkafka's mock
+// cluster over TCP on 127.0.0.1, in process and as the `riskd broker` process.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "riskd/feeds/kafka.hpp"
+
+extern char** environ;
+
+using riskd::feeds::k_offset_beginning;
+using riskd::feeds::k_offset_stored;
+using riskd::feeds::KafkaConsumer;
+using riskd::feeds::KafkaError;
+using riskd::feeds::KafkaMessage;
+using riskd::feeds::KafkaProducer;
+using riskd::feeds::MockCluster;
+using riskd::feeds::TopicPartition;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto k_wait = 10s;  // bound of every wait on the cluster
+
+/// Polls until `count` messages arrived or k_wait passed.
+std::vector<KafkaMessage> consume(KafkaConsumer& consumer, std::size_t count) {
+  std::vector<KafkaMessage> out;
+  const auto deadline = Clock::now() + k_wait;
+  while (out.size() < count && Clock::now() < deadline) consumer.poll(out, count - out.size(), 200ms);
+  return out;
+}
+
+/// A consumer whose errors are collected rather than printed.
+struct TestConsumer {
+  std::vector<std::string> errors;
+  KafkaConsumer consumer;
+
+  TestConsumer(const std::string& bootstrap, const std::string& group = "riskd-test",
+               const riskd::feeds::KafkaProperties& props = {})
+      : consumer(bootstrap, group, props) {
+    consumer.on_error([this](const std::string& e) { errors.push_back(e); });
+  }
+};
+
+std::vector<TopicPartition> all_partitions(KafkaConsumer& consumer, const std::string& topic, std::int64_t offset) {
+  std::vector<TopicPartition> tps;
+  for (const auto p : consumer.partitions(topic, k_wait)) tps.push_back({topic, p, offset});
+  return tps;
+}
+
+void produce_n(const std::string& bootstrap, const std::string& topic, int n, std::int32_t partition) {
+  KafkaProducer producer(bootstrap, {}, true);
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(producer.produce(topic, "k", "v" + std::to_string(i), std::nullopt, partition));
+  }
+  REQUIRE(producer.flush(k_wait));
+  REQUIRE(producer.delivered() == static_cast<std::uint64_t>(n));
+}
+
+}  // namespace
+
+TEST_CASE("the mock cluster listens on 127.0.0.1 and creates topics with their partition count") {
+  MockCluster cluster(3);
+  const auto bootstrap = cluster.bootstrap_servers();
+  CHECK(bootstrap.rfind("127.0.0.1:", 0) == 0);
+  cluster.create_topic("three", 3);
+  TestConsumer c(bootstrap);
+  CHECK(c.consumer.partitions("three", k_wait) == std::vector<std::int32_t>{0, 1, 2});
+  CHECK_THROWS_AS(cluster.create_topic("zero", 0), KafkaError);
+}
+
+TEST_CASE("a round trip keeps per-partition order, keys, null keys, tombstones, empty values and timestamps") {
+  MockCluster cluster;
+  cluster.create_topic("rt", 3);
+  const auto bootstrap = cluster.bootstrap_servers();
+  constexpr int n = 300;
+  constexpr riskd::risk::TimeMs base_ms = 1'766'000'000'000;  // 2025-12-17
+  // Message i has timestamp base + i, which identifies it on the way back.
+  auto key_of = [](int i) -> std::optional<std::string> {
+    if (i % 11 == 0) return std::nullopt;
+    return "k" + std::to_string(i % 7);
+  };
+  auto value_of = [](int i) -> std::optional<std::string> {
+    if (i % 10 == 0) return std::nullopt;  // tombstone
+    if (i % 13 == 0) return std::string();
+    return "{\"series\":\"S" + std::to_string(i % 7) + "\",\"value\":" + std::to_string(i) + "}";
+  };
+  {
+    KafkaProducer producer(bootstrap, {}, true);
+    for (int i = 0; i < n; ++i) REQUIRE(producer.produce("rt", key_of(i), value_of(i), base_ms + i));
+    REQUIRE(producer.flush(k_wait));
+    CHECK(producer.delivered() == n);
+    CHECK(producer.failed() == 0);
+  }
+
+  TestConsumer c(bootstrap);
+  c.consumer.assign(all_partitions(c.consumer, "rt", k_offset_beginning));
+  const auto got = consume(c.consumer, n);
+  REQUIRE(got.size() == n);
+
+  std::map<std::int32_t, std::int64_t> next_offset;
+  std::map<std::string, int> last_of_key;  // a keyed message's partition is fixed, so its order is kept
+  std::set<int> seen;
+  for (const auto& m : got) {
+    CHECK(m.topic == "rt");
+    CHECK(m.offset == next_offset[m.partition]);  // contiguous from 0 in each partition
+    next_offset[m.partition] = m.offset + 1;
+    REQUIRE(m.timestamp_ms.has_value());
+    const int i = static_cast<int>(*m.timestamp_ms - base_ms);
+    REQUIRE(i >= 0);
+    REQUIRE(i < n);
+    CHECK(seen.insert(i).second);
+    CHECK(m.key == key_of(i));
+    CHECK(m.value == value_of(i));
+    if (m.key) {
+      const auto it = last_of_key.find(*m.key);
+      if (it != last_of_key.end()) CHECK(it->second < i);
+      last_of_key[*m.key] = i;
+    }
+  }
+  CHECK(seen.size() == n);
+  CHECK(c.errors.empty());
+}
+
+TEST_CASE("watermarks are the first offset and the next offset to be written") {
+  MockCluster cluster;
+  cluster.create_topic("wm", 2);
+  produce_n(cluster.bootstrap_servers(), "wm", 10, 1);
+  TestConsumer c(cluster.bootstrap_servers());
+  CHECK(c.consumer.watermarks("wm", 0, k_wait) == std::pair<std::int64_t, std::int64_t>{0, 0});
+  CHECK(c.consumer.watermarks("wm", 1, k_wait) == std::pair<std::int64_t, std::int64_t>{0, 10});
+}
+
+TEST_CASE("committed returns what commit stored, and k_offset_stored where nothing was committed") {
+  MockCluster cluster;
+  cluster.create_topic("cm", 2);
+  produce_n(cluster.bootstrap_servers(), "cm", 10, 0);
+  TestConsumer c(cluster.bootstrap_servers(), "group-cm");
+  const std::vector<TopicPartition> both{{"cm", 0, k_offset_stored}, {"cm", 1, k_offset_stored}};
+  auto before = c.consumer.committed(both, k_wait);
+  REQUIRE(before.size() == 2);
+  CHECK(before[0].offset == k_offset_stored);
+  CHECK(before[1].offset == k_offset_stored);
+
+  REQUIRE(c.consumer.commit({{"cm", 0, 7}}, false));
+  auto after = c.consumer.committed(both, k_wait);
+  CHECK(after[0].topic == "cm");
+  CHECK(after[0].partition == 0);
+  CHECK(after[0].offset == 7);
+  CHECK(after[1].offset == k_offset_stored);
+
+  // An asynchronous commit lands too (its result is served by poll).
+  REQUIRE(c.consumer.commit({{"cm", 0, 9}}, true));
+  const auto deadline = Clock::now() + k_wait;
+  std::vector<KafkaMessage> none;
+  while (c.consumer.committed(both, k_wait)[0].offset != 9 && Clock::now() < deadline) {
+    c.consumer.poll(none, 1, 50ms);
+  }
+  CHECK(c.consumer.committed(both, k_wait)[0].offset == 9);
+  CHECK(c.errors.empty());
+}
+
+TEST_CASE("assign at an explicit offset resumes there, and at k_offset_stored from the committed offset") {
+  MockCluster cluster;
+  cluster.create_topic("as", 1);
+  produce_n(cluster.bootstrap_servers(), "as", 10, 0);
+  {
+    TestConsumer c(cluster.bootstrap_servers(), "group-as");
+    c.consumer.assign({{"as", 0, 7}});
+    const auto got = consume(c.consumer, 3);
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].offset == 7);
+    CHECK(got[0].value == "v7");
+    CHECK(got[2].offset == 9);
+    REQUIRE(c.consumer.commit({{"as", 0, 4}}, false));
+  }
+  {
+    TestConsumer c(cluster.bootstrap_servers(), "group-as");
+    c.consumer.assign({{"as", 0, k_offset_stored}});
+    const auto got = consume(c.consumer, 6);
+    REQUIRE(got.size() == 6);
+    CHECK(got[0].offset == 4);
+    CHECK(got[0].value == "v4");
+  }
+  {
+    TestConsumer c(cluster.bootstrap_servers(), "group-without-commits");
+    c.consumer.assign({{"as", 0, k_offset_stored}});
+    const auto got = consume(c.consumer, 10);
+    REQUIRE(got.size() == 10);
+    CHECK(got[0].offset == 0);  // auto.offset.reset=earliest
+  }
+}
+
+TEST_CASE("lag is the high watermark minus the position of the messages returned") {
+  MockCluster cluster;
+  cluster.create_topic("lag", 1);
+  produce_n(cluster.bootstrap_servers(), "lag", 10, 0);
+  TestConsumer c(cluster.bootstrap_servers());
+  c.consumer.assign({{"lag", 0, k_offset_beginning}});
+  REQUIRE(consume(c.consumer, 4).size() == 4);
+  auto lag = c.consumer.lag();
+  REQUIRE(lag.size() == 1);
+  CHECK(lag[0].first.topic == "lag");
+  CHECK(lag[0].first.offset == 4);
+  CHECK(lag[0].second == 6);
+  REQUIRE(consume(c.consumer, 6).size() == 6);
+  lag = c.consumer.lag();
+  CHECK(lag[0].first.offset == 10);
+  CHECK(lag[0].second == 0);
+}
+
+TEST_CASE("poll returns at most max messages and waits no longer than its timeout") {
+  MockCluster cluster;
+  cluster.create_topic("pm", 1);
+  produce_n(cluster.bootstrap_servers(), "pm", 20, 0);
+  TestConsumer c(cluster.bootstrap_servers());
+  c.consumer.assign({{"pm", 0, k_offset_beginning}});
+  auto got = consume(c.consumer, 20);
+  CHECK(got.size() == 20);
+  std::vector<KafkaMessage> more;
+  const auto start = Clock::now();
+  CHECK(c.consumer.poll(more, 100, 300ms) == 0);
+  const auto waited = Clock::now() - start;
+  CHECK(waited >= 250ms);
+  CHECK(waited < 2s);
+  std::vector<KafkaMessage> one;
+  KafkaConsumer fresh(cluster.bootstrap_servers(), "g", {});
+  fresh.assign({{"pm", 0, k_offset_beginning}});
+  const auto deadline = Clock::now() + k_wait;
+  while (one.empty() && Clock::now() < deadline) fresh.poll(one, 3, 200ms);
+  CHECK(one.size() <= 3);
+  CHECK_FALSE(one.empty());
+}
+
+TEST_CASE("partitions of an unknown topic throw KafkaError") {
+  MockCluster cluster;
+  TestConsumer c(cluster.bootstrap_servers());
+  CHECK_THROWS_AS(c.consumer.partitions("no-such-topic", 5s), KafkaError);
+}
+
+TEST_CASE("a rejected configuration property or an empty group id throws KafkaError") {
+  CHECK_THROWS_WITH_AS(KafkaConsumer("127.0.0.1:1", "g", {{"no.such.property", "1"}}),
+                       doctest::Contains("no.such.property"), KafkaError);
+  CHECK_THROWS_AS(KafkaProducer("127.0.0.1:1", {{"acks", "sometimes"}}, false), KafkaError);
+  CHECK_THROWS_AS(KafkaConsumer("127.0.0.1:1", "", {}), KafkaError);
+}
+
+TEST_CASE("a producer to an unreachable bootstrap does not hang: flush times out, the destructor is bounded") {
+  const auto start = Clock::now();
+  {
+    std::vector<std::string> errors;
+    KafkaProducer producer("127.0.0.1:1", {{"message.timeout.ms", "2000"}}, false);
+    producer.on_error([&errors](const std::string& e) { errors.push_back(e); });
+    for (int i = 0; i < 5; ++i) CHECK(producer.produce("t", std::nullopt, "x"));
+    const auto flush_start = Clock::now();
+    CHECK_FALSE(producer.flush(1s));
+    CHECK(Clock::now() - flush_start < 3s);
+    CHECK((producer.failed() > 0 || producer.delivered() == 0));
+    CHECK_FALSE(errors.empty());  // the refused connection was reported
+  }
+  CHECK(Clock::now() - start < 10s);
+}
+
+// ---------------------------------------------------------------- subprocesses
+
+namespace {
+
+/// A child process with its stdout on a pipe; killed (SIGKILL) and reaped on
+/// destruction unless it was waited for, so a failing test leaves nothing running.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, bool capture_stdout, bool quiet_stderr = false) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    int fds[2] = {-1, -1};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (capture_stdout) {
+      REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+      posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    }
+    if (quiet_stderr) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (capture_stdout) {
+      close(fds[1]);
+      out_fd_ = fds[0];
+    }
+    REQUIRE_MESSAGE(rc == 0, "cannot spawn " << args[0]);
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    if (out_fd_ >= 0) close(out_fd_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  /// The first line of stdout, waiting at most `timeout`; "" on timeout or EOF.
+  std::string read_line(std::chrono::milliseconds timeout) {
+    std::string line;
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      pollfd pfd{out_fd_, POLLIN, 0};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (poll(&pfd, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) continue;
+      char c = 0;
+      if (read(out_fd_, &c, 1) != 1) return {};
+      if (c == '\n') return line;
+      line.push_back(c);
+    }
+    return {};
+  }
+
+  void signal(int sig) const { kill(pid_, sig); }
+
+  /// Waits at most `timeout` for the exit; returns the exit code, or -1 if it
+  /// did not exit normally in time (the destructor then kills it).
+  int wait(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (true) {
+      int status = 0;
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      if (Clock::now() >= deadline) return -1;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("riskd feed delivers every tick of a file to a riskd broker keyed by series, and SIGTERM stops the broker") {
+  const std::string riskd = RISKD_BINARY;
+  Child broker({riskd, "broker", "--topics", "t1,t2:3"}, true);
+  const std::string bootstrap = broker.read_line(10s);
+  REQUIRE_MESSAGE(bootstrap.rfind("127.0.0.1:", 0) == 0, "broker printed '" << bootstrap << "'");
+
+  const std::string ticks_path = std::string(RISKD_BINARY_DIR) + "/tests/feeds/feed-ticks.jsonl";
+  const std::vector<std::pair<std::string, std::string>> ticks{
+      {"BTC-USD", R"({"series": "BTC-USD", "value": 87250.5, "ts": "2025-12-19T10:00:00.123Z"})"},
+      {"GPU-H100-USD-HR", R"({"series": "GPU-H100-USD-HR", "value": 2.1, "ts": "2025-12-19T10:00:01Z"})"},
+      {"SOFR", R"({"series": "SOFR", "value": 4.3, "ts": 1766138402000})"},
+      {"BTC-USD", R"({"series": "BTC-USD", "value": 87251.0, "ts": "2025-12-19T10:00:03Z"})"},
+      {"", R"(not json at all)"},
+      {"", R"({"value": 1.0})"},
+      {"HASHPRICE", R"({"series": "HASHPRICE", "value": 0.048})"},
+  };
+  {
+    std::ofstream out(ticks_path, std::ios::binary);
+    for (std::size_t i = 0; i < ticks.size(); ++i) {
+      out << ticks[i].second << '\n';
+      if (i == 2) out << "   \n\n";  // blank lines are skipped
+    }
+  }
+  {
+    Child feed({riskd, "feed", "--ticks", ticks_path, "--topic", "t2", "--bootstrap", bootstrap, "--speed", "1000"},
+               false);
+    REQUIRE(feed.wait(20s) == 0);
+  }
+
+  TestConsumer c(bootstrap);
+  CHECK(c.consumer.partitions("t1", k_wait) == std::vector<std::int32_t>{0});
+  c.consumer.assign(all_partitions(c.consumer, "t2", k_offset_beginning));
+  REQUIRE(all_partitions(c.consumer, "t2", k_offset_beginning).size() == 3);
+  const auto got = consume(c.consumer, ticks.size());
+  REQUIRE(got.size() == ticks.size());
+  std::multiset<std::pair<std::string, std::string>> want;
+  std::multiset<std::pair<std::string, std::string>> have;
+  for (const auto& [key, line] : ticks) want.insert({key, line});
+  for (const auto& m : got) {
+    REQUIRE(m.value.has_value());
+    have.insert({m.key.value_or(""), *m.value});
+  }
+  CHECK(have == want);
+  // One series, one partition: its ticks stay in file order.
+  std::vector<std::string> btc;
+  for (const auto& m : got) {
+    if (m.key == "BTC-USD") btc.push_back(*m.value);
+  }
+  CHECK(btc == std::vector<std::string>{ticks[0].second, ticks[3].second});
+
+  broker.signal(SIGTERM);
+  CHECK(broker.wait(5s) == 0);
+}
+
+TEST_CASE("riskd broker and riskd feed answer --help with exit 0 and bad usage with exit 2") {
+  const std::string riskd = RISKD_BINARY;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{riskd, "broker", "--help"}, std::vector<std::string>{riskd, "feed", "--help"}}) {
+    Child child(args, true);
+    CHECK(child.read_line(5s).rfind("usage: riskd ", 0) == 0);
+    CHECK(child.wait(5s) == 0);
+  }
+  for (const std::vector<std::string>& args : {std::vector<std::string>{riskd, "broker", "--brokers", "0"},
+                                               std::vector<std::string>{riskd, "broker", "--topics", "a:x"},
+                                               std::vector<std::string>{riskd, "feed", "--topic", "t"},
+                                               std::vector<std::string>{riskd, "feed", "--ticks", "/nonexistent",
+                                                                        "--topic", "t", "--bootstrap", "x:1"}}) {
+    Child child(args, false, true);
+    CHECK(child.wait(5s) == 2);
+  }
+}
