@@ -1,0 +1,143 @@
+#pragma once
+// A hand-built Snapshot for the HTTP and metrics tests: two evaluated
+// borrowers (miner-a with an ltv_warning firing; gpu-b with no debt service,
+// so an infinite DSCR), one waiting borrower, a firing feed_stale alert, and
+// three series (one without a value).
+#include <memory>
+#include <string>
+
+#include "riskd/daemon/snapshot.hpp"
+#include "riskd/risk/json_text.hpp"
+#include "riskd/risk/market.hpp"
+#include "riskd/risk/time.hpp"
+
+namespace riskd::test {
+
+inline constexpr risk::TimeMs k_event_time_ms = 1'766'138'400'123;  // 2025-12-19T10:00:00.123Z
+
+inline std::string borrower_json(const daemon::BorrowerView& b) {
+  risk::JsonText out;
+  const risk::Figures& f = b.figures;
+  out.begin_object();
+  out.key("id").string(b.id);
+  out.key("ltv").number(f.ltv);
+  out.key("liquidation_ltv").number(f.liquidation_ltv);
+  out.key("dscr").number(f.dscr);
+  out.key("debt_usd").number(f.debt_usd);
+  out.key("cfads_usd").number(f.cfads_usd);
+  out.key("debt_service_usd").number(f.debt_service_usd);
+  out.key("collateral").begin_object();
+  out.key("crypto_usd").number(f.crypto_usd);
+  out.key("gpu_usd").number(f.gpu_usd);
+  out.key("cash_usd").number(f.cash_usd);
+  out.key("mark_usd").number(f.mark_usd);
+  out.key("liquidation_usd").number(f.liquidation_usd);
+  out.end_object();
+  out.key("breach").begin_object().key("price").begin_object();
+  for (const auto& [series, level] : b.price_breach_usd) out.key(series).number(level);
+  out.end_object().key("gpu_index").begin_object().end_object().key("spread_bps").null().end_object();
+  out.key("stress").begin_object();
+  for (const auto& [name, r] : b.stress) {
+    out.key(name).begin_object();
+    out.key("ltv").number(r.ltv).key("liquidation_ltv").number(r.liquidation_ltv).key("dscr").number(r.dscr);
+    out.end_object();
+  }
+  out.end_object();
+  out.key("alerts").begin_array();
+  for (const auto& a : b.firing) {
+    out.begin_object().key("rule").string(a.rule).key("severity").string(alerts::to_string(a.severity)).end_object();
+  }
+  out.end_array();
+  out.end_object();
+  return out.take();
+}
+
+inline alerts::AlertEvent firing_event(std::string key, std::string borrower, std::string rule,
+                                       alerts::Severity severity, double value, double threshold) {
+  alerts::AlertEvent e;
+  e.key = std::move(key);
+  e.borrower = std::move(borrower);
+  e.rule = std::move(rule);
+  e.severity = severity;
+  e.firing = true;
+  e.value = value;
+  e.threshold = threshold;
+  e.at_ms = k_event_time_ms - 60'000;
+  e.seq = 1;
+  return e;
+}
+
+inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
+  auto s = std::make_shared<daemon::Snapshot>();
+  s->version = 7;
+  s->event_time_ms = k_event_time_ms;
+  s->valuation_day_ms = risk::valuation_day_ms(k_event_time_ms);
+  s->published_at_ms = k_event_time_ms;
+
+  daemon::BorrowerView a;
+  a.id = "miner-a";
+  a.figures.ltv = 0.6675;
+  a.figures.liquidation_ltv = 0.95;
+  a.figures.dscr = 1.41;
+  a.figures.debt_usd = 1.25e9;
+  a.figures.cfads_usd = 4.1e8;
+  a.figures.debt_service_usd = 2.9e8;
+  a.figures.crypto_usd = 4.5e8;
+  a.figures.gpu_usd = 1.5e9;
+  a.figures.cash_usd = 2.5e7;
+  a.figures.mark_usd = 1.975e9;
+  a.figures.liquidation_usd = 1.3e9;
+  a.price_breach_usd = {{"BTC-USD", 54000.0}, {"ETH-USD", std::nullopt}};
+  a.stress = {{"btc_crash", {0.9, 1.4, 0.8}}, {"correlation_convergence", {0.95, 1.5, 0.7}}};
+  a.firing = {firing_event("miner-a/ltv_warning", "miner-a", "ltv_warning", alerts::Severity::warning, 0.6675, 0.65)};
+
+  daemon::BorrowerView b;
+  b.id = "gpu-b";
+  b.figures.ltv = 0.25;
+  b.figures.liquidation_ltv = 0.4;
+  b.figures.dscr = risk::k_infinity;  // no debt service
+  b.figures.debt_usd = 1e8;
+  b.figures.gpu_usd = 4e8;
+  b.figures.mark_usd = 4e8;
+  b.figures.liquidation_usd = 2.5e8;
+  b.stress = {{"correlation_convergence", {0.5, 0.8, risk::k_infinity}}};
+  b.stale = true;
+
+  a.json = borrower_json(a);
+  b.json = borrower_json(b);
+  s->borrowers = {a, b};
+  s->borrower_index = {{"miner-a", 0}, {"gpu-b", 1}};
+  s->not_evaluated = {"waiting-c"};
+  s->active_alerts = {firing_event("feed_stale:HASHPRICE", "", "feed_stale", alerts::Severity::warning, 900.0, 600.0),
+                      a.firing.front()};
+
+  daemon::SeriesView btc;
+  btc.id = "BTC-USD";
+  btc.kind = risk::SeriesKind::price;
+  btc.has_value = true;
+  btc.value = 87250.5;
+  btc.ts_ms = k_event_time_ms;
+  btc.stale_after_s = 60.0;
+  btc.counts = {120, 1, 2, 3, 4, 0};
+  daemon::SeriesView gpu;
+  gpu.id = "GPU-H100-USD-HR";
+  gpu.kind = risk::SeriesKind::gpu_rent;
+  gpu.has_value = true;
+  gpu.value = 2.1;
+  gpu.ts_ms = k_event_time_ms - 30'000;
+  gpu.counts = {10, 0, 0, 0, 0, 0};
+  daemon::SeriesView hash;
+  hash.id = "HASHPRICE";
+  hash.kind = risk::SeriesKind::hashprice;
+  hash.stale = true;
+  s->series = {btc, gpu, hash};
+  s->tick_counts = {130, 1, 2, 3, 4, 5};
+  s->borrower_updates_applied = 3;
+  s->borrower_updates_rejected = 1;
+  s->ready = ready;
+  if (!ready) s->not_ready_reasons = {"kafka: not connected", "series HASHPRICE has no value (needed by miner-a)"};
+  s->lag = {{"md.crypto", 0, 12}, {"md.gpu", 3, 0}};
+  return s;
+}
+
+}  // namespace riskd::test
