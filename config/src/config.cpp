@@ -122,6 +122,7 @@ const Schema<FeedSettings>& feeds_schema() {
                                                                           });
                                                                     }),
                                                text("borrowers_topic", &FeedSettings::borrowers_topic),
+                                               text("state_topic", &FeedSettings::state_topic),
                                            },
                                            {}};
   return schema;

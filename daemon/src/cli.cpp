@@ -13,6 +13,7 @@
 
 #include "riskd/alerts/event.hpp"
 #include "riskd/config/config.hpp"
+#include "riskd/daemon/commands.hpp"
 #include "riskd/daemon/engine.hpp"
 #include "riskd/daemon/result_json.hpp"
 #include "riskd/risk/book.hpp"
@@ -25,9 +26,12 @@ constexpr std::size_t k_rejected_lines_shown = 20;
 constexpr const char* k_usage = R"(usage: riskd <command> --config FILE [options]
 
 commands:
+  run            the daemon: consume Kafka, evaluate, alert, serve HTTP
   check-config   validate the config and exit
   evaluate       one-shot evaluation of every borrower on a market snapshot
   replay         feed a JSONL tick file through the engine in event time
+  broker         run the in-memory development Kafka broker (tests, demos)
+  feed           produce a JSONL tick file into a Kafka topic
 
 Run 'riskd <command> --help' for the options of a command.
 Exit codes: 0 success, 1 runtime failure, 2 bad usage, bad config or bad input file.
@@ -282,6 +286,9 @@ int dispatch(int argc, char** argv) {
     std::cout << k_usage;
     return k_exit_ok;
   }
+  if (args.command == "run") return cmd_run(argc, argv);
+  if (args.command == "broker") return cmd_broker(argc, argv);
+  if (args.command == "feed") return cmd_feed(argc, argv);
   std::vector<std::string> allowed{"config"};
   const char* help = nullptr;
   if (args.command == "check-config") {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "riskd/daemon/result_json.hpp"
 #include "riskd/feeds/tick.hpp"
 #include "riskd/risk/json_text.hpp"
 
@@ -19,13 +20,14 @@ TickResult Engine::apply(std::string_view tick_json, std::optional<risk::TimeMs>
   feeds::Decoded decoded = feeds::decode_tick(tick_json, fallback_ts_ms);
   if (!decoded.tick) {
     count(risk::TickOutcome::rejected_parse);
-    return {risk::TickOutcome::rejected_parse, std::move(decoded.error)};
+    return {risk::TickOutcome::rejected_parse, std::move(decoded.error), {}, 0};
   }
   const feeds::Tick& tick = *decoded.tick;
   const auto sid = book_.catalog().find(tick.series);
   if (!sid) {
     count(risk::TickOutcome::unknown_series);
-    return {risk::TickOutcome::unknown_series, "series '" + tick.series + "' is not named by any borrower or config entry"};
+    return {risk::TickOutcome::unknown_series,
+            "series '" + tick.series + "' is not named by any borrower or config entry", tick.series, tick.ts_ms};
   }
   risk::SeriesState& state = book_.catalog().state(*sid);
   const double last_value = state.value;
@@ -50,10 +52,10 @@ TickResult Engine::apply(std::string_view tick_json, std::optional<risk::TimeMs>
         break;
       default: break;
     }
-    return {outcome, std::move(why)};
+    return {outcome, std::move(why), tick.series, tick.ts_ms};
   }
   on_applied(*sid, events);
-  return {risk::TickOutcome::applied, {}};
+  return {risk::TickOutcome::applied, {}, tick.series, tick.ts_ms};
 }
 
 void Engine::on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& events) {
@@ -130,6 +132,116 @@ std::vector<alerts::AlertEvent> Engine::active_alerts() const {
   }
   alerts::sort_by_key(active);
   return active;
+}
+
+}  // namespace riskd::daemon
+
+namespace riskd::daemon {
+
+void Engine::upsert_borrower(const risk::BorrowerSpec& spec) {
+  const auto before = alert_states();
+  const bool existed = book_.borrower_index(spec.id).has_value();
+  const std::size_t i = book_.upsert(spec);
+  const std::size_t rules = alerts::k_fixed_rules + book_.scenarios().size();
+  if (!existed) covenant_alerts_.resize(book_.borrowers().size(), rules);
+  covenant_alerts_.reset(i);
+  restore_alert_states(before);
+  if (stale_.size() < book_.catalog().size()) {
+    stale_.resize(book_.catalog().size());
+    last_event_stale_.resize(book_.catalog().size());
+  }
+}
+
+bool Engine::remove_borrower(std::string_view id) {
+  const auto i = book_.borrower_index(id);
+  if (!i) return false;
+  book_.remove(id);
+  covenant_alerts_.erase(*i);
+  return true;
+}
+
+bool Engine::restore_series(std::string_view id, double value, risk::TimeMs ts_ms) {
+  const auto sid = book_.catalog().find(id);
+  if (!sid) return false;
+  risk::SeriesState& st = book_.catalog().state(*sid);
+  st.has_value = true;
+  st.value = value;
+  st.ts_ms = ts_ms;
+  st.held_value.reset();
+  book_.on_series_applied(*sid);
+  if (!has_event_time_ || ts_ms > event_time_ms_) {
+    event_time_ms_ = ts_ms;
+    has_event_time_ = true;
+  }
+  book_.set_valuation_day(risk::valuation_day_ms(event_time_ms_));
+  return true;
+}
+
+void Engine::revalue() { book_.revalue_all(); }
+
+void Engine::adopt_market(const Engine& old) {
+  const risk::SeriesCatalog& from = old.book_.catalog();
+  for (risk::SeriesId sid = 0; sid < from.size(); ++sid) {
+    const risk::SeriesState& src = from.state(sid);
+    const auto dst_id = book_.catalog().find(src.id);
+    if (!dst_id) continue;
+    risk::SeriesState& dst = book_.catalog().state(*dst_id);
+    dst.has_value = src.has_value;
+    dst.value = src.value;
+    dst.ts_ms = src.ts_ms;
+    dst.held_value = src.held_value;
+    dst.held_ts_ms = src.held_ts_ms;
+    dst.counts = src.counts;
+    if (dst.has_value) book_.on_series_applied(*dst_id);
+  }
+  counts_ = old.counts_;
+  event_time_ms_ = old.event_time_ms_;
+  has_event_time_ = old.has_event_time_;
+  if (has_event_time_) book_.set_valuation_day(risk::valuation_day_ms(event_time_ms_));
+}
+
+std::map<std::string, alerts::RuleState> Engine::alert_states() const {
+  std::map<std::string, alerts::RuleState> out;
+  const auto& borrowers = book_.borrowers();
+  for (std::size_t i = 0; i < borrowers.size(); ++i) {
+    const auto& states = covenant_alerts_.states(i);
+    for (std::size_t r = 0; r < states.size(); ++r) {
+      out.emplace(borrowers[i].id + "/" + alerts::rule_name(r, book_.scenarios()), states[r]);
+    }
+  }
+  for (risk::SeriesId sid = 0; sid < stale_.size(); ++sid) {
+    out.emplace("feed_stale:" + book_.catalog().state(sid).id, stale_[sid]);
+  }
+  return out;
+}
+
+void Engine::restore_alert_states(const std::map<std::string, alerts::RuleState>& states) {
+  const auto& borrowers = book_.borrowers();
+  for (std::size_t i = 0; i < borrowers.size(); ++i) {
+    auto& rule_states = covenant_alerts_.states(i);
+    for (std::size_t r = 0; r < rule_states.size(); ++r) {
+      const auto it = states.find(borrowers[i].id + "/" + alerts::rule_name(r, book_.scenarios()));
+      if (it != states.end()) rule_states[r] = it->second;
+    }
+  }
+  for (risk::SeriesId sid = 0; sid < stale_.size(); ++sid) {
+    const auto it = states.find("feed_stale:" + book_.catalog().state(sid).id);
+    if (it != states.end()) stale_[sid] = it->second;
+  }
+}
+
+std::string Engine::what_if(const risk::Scenario& scenario) const {
+  risk::Book shocked = book_;
+  const std::vector<risk::ShockOp> ops = shocked.resolve(scenario);
+  for (risk::SeriesId sid = 0; sid < shocked.catalog().size(); ++sid) {
+    risk::SeriesState& st = shocked.catalog().state(sid);
+    if (!st.has_value) continue;
+    st.value = ops[sid].apply(st.value);
+    shocked.on_series_applied(sid);
+  }
+  shocked.revalue_all();
+  return result_document(
+      shocked, event_time_ms_, [&](std::size_t i) { return conditions_holding(shocked, i); }, 0);
 }
 
 }  // namespace riskd::daemon

@@ -20,6 +20,9 @@ struct KafkaSettings {
 struct FeedSettings {
   std::vector<std::string> topics;
   std::string borrowers_topic;  // empty: none
+  /// Where riskd persists its market state (latest value of every series and
+  /// the feed offsets it reflects) so a restart rebuilds it; key = group id.
+  std::string state_topic = "riskd.state";
 };
 
 struct AlertmanagerSettings {

@@ -4,6 +4,7 @@
 // the events each tick caused, sorted by key. Used by `replay` in event time
 // and by `run` on its engine thread. Not thread-safe by design.
 #include <array>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,7 +18,9 @@ namespace riskd::daemon {
 
 struct TickResult {
   risk::TickOutcome outcome = risk::TickOutcome::applied;
-  std::string error;  // why it was not applied (empty when applied)
+  std::string error;     // why it was not applied (empty when applied)
+  std::string series;    // the tick's series, when it decoded
+  risk::TimeMs ts_ms = 0;  // the tick's ts, when it decoded
 };
 
 enum class StalenessClock {
@@ -37,6 +40,33 @@ class Engine {
 
   /// Fires feed_stale for every series older than its stale_after_s at `now_ms`.
   void check_staleness(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events);
+
+  /// Adds or replaces a borrower (already validated). A replaced borrower's
+  /// alert states are kept for the rules it still has; its next evaluation
+  /// (on the next applied tick) emits any transition.
+  void upsert_borrower(const risk::BorrowerSpec& spec);
+  /// Removes a borrower and its alert states; false if unknown.
+  bool remove_borrower(std::string_view id);
+
+  /// Sets a series' value and ts without evaluating or emitting anything
+  /// (state restore at start). Unknown series are ignored; returns false then.
+  bool restore_series(std::string_view id, double value, risk::TimeMs ts_ms);
+  /// Re-evaluates the book on the current market without stepping any rule.
+  void revalue();
+  /// Takes over the market of `old` (values, ts, held outliers, counts) for
+  /// the series both know, and its event time (config reload).
+  void adopt_market(const Engine& old);
+  /// True while feed_stale fires for the series.
+  [[nodiscard]] bool is_stale(risk::SeriesId sid) const { return sid < stale_.size() && stale_[sid].firing; }
+
+  /// Every alert state by key ("borrower/rule" or "feed_stale:<series>").
+  [[nodiscard]] std::map<std::string, alerts::RuleState> alert_states() const;
+  /// Restores the states of the keys this engine has; others are ignored.
+  void restore_alert_states(const std::map<std::string, alerts::RuleState>& states);
+
+  /// The result document on the current market shocked by `scenario`
+  /// (alerts: conditions holding). Changes nothing.
+  [[nodiscard]] std::string what_if(const risk::Scenario& scenario) const;
 
   [[nodiscard]] const risk::Book& book() const { return book_; }
   /// Event time T: the largest ts applied so far (0 before the first tick).

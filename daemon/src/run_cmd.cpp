@@ -1,0 +1,252 @@
+// `riskd run`: the daemon. Wiring only: config, the development broker when
+// asked, the live engine (single writer), the HTTP server and metrics, and
+// one stop path driven by asio::signal_set.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include "riskd/alerts/event.hpp"
+#include "riskd/config/config.hpp"
+#include "riskd/daemon/cli.hpp"
+#include "riskd/daemon/commands.hpp"
+#include "riskd/daemon/http_server.hpp"
+#include "riskd/daemon/live_service.hpp"
+#include "riskd/daemon/metrics.hpp"
+#include "riskd/feeds/kafka.hpp"
+#include "riskd/risk/json_text.hpp"
+
+namespace riskd::daemon {
+namespace {
+
+constexpr const char* k_run_help = R"(usage: riskd run --config FILE [--listen HOST:PORT] [--log-level LEVEL]
+
+The daemon: consumes the feed topics and the borrowers topic, keeps LTV and
+DSCR per borrower live, raises covenant alerts, and serves HTTP (API,
+/metrics, /healthz, /readyz) until SIGINT or SIGTERM (graceful: stop
+consuming, finish the batch in hand, commit offsets, persist the market
+state, exit 0). SIGHUP re-reads the config: a valid one is swapped in keeping
+the market and the alert state of unchanged keys; an invalid one is logged
+and the old one kept (riskd_config_last_reload_success shows it).
+
+kafka.bootstrap_servers: embedded starts librdkafka's in-memory mock cluster
+inside the process (development and tests only: no persistence, 5 MiB per
+partition) and creates the configured topics.
+
+The first line of stdout is the HTTP base URL (http://HOST:PORT) once the
+server listens. Logs go to stderr.
+  --listen HOST:PORT   overrides http.listen (port 0: any free port)
+  --log-level LEVEL    trace, debug, info (default), warn, error
+)";
+
+const char* k_version = "0.1.0";
+
+class Backend final : public ApiBackend {
+ public:
+  Backend(LiveService& service, Metrics& metrics) : service_(service), metrics_(metrics) {}
+  SnapshotPtr snapshot() const override { return service_.snapshot(); }
+  std::string metrics_text() const override { return metrics_.render(); }
+  bool alive() const override { return service_.alive(); }
+
+  void what_if(std::string body, std::function<void(int, std::string)> done) override {
+    auto shared_done = std::make_shared<std::function<void(int, std::string)>>(std::move(done));
+    const bool queued = service_.post([body = std::move(body), shared_done](Engine& engine) {
+      std::string error;
+      risk::Scenario scenario{"what_if", {}};
+      boost::json::error_code ec;
+      const boost::json::value doc = boost::json::parse(body, ec);
+      const auto* shocks = ec || !doc.is_object() ? nullptr : doc.as_object().if_contains("shocks");
+      if (shocks == nullptr || !shocks->is_object()) {
+        (*shared_done)(400, R"({"error": "body must be {\"shocks\": {SERIES_OR_GROUP: number, ...}}"})");
+        return;
+      }
+      static const std::map<std::string, bool> k_groups{
+          {"@price", true}, {"@gpu_rent", true}, {"@hashprice", true}, {"@rate", false}, {"@spread", false}};
+      for (const auto& [key, value] : shocks->as_object()) {
+        const std::string k(key);
+        if (!value.is_number() || !std::isfinite(value.to_number<double>())) {
+          error = "shocks." + k + ": expected a finite number";
+          break;
+        }
+        const double v = value.to_number<double>();
+        bool relative = false;
+        if (const auto g = k_groups.find(k); g != k_groups.end()) {
+          relative = g->second;
+        } else if (const auto sid = engine.book().catalog().find(k)) {
+          relative = engine.book().catalog().state(*sid).kind != risk::SeriesKind::rate;
+        } else {
+          error = "shocks." + k + ": not a known series or group (@price, @gpu_rent, @hashprice, @rate, @spread)";
+          break;
+        }
+        if (relative && v <= -1.0) {
+          error = "shocks." + k + ": a relative shock must be > -1 (a price cannot fall to zero or below)";
+          break;
+        }
+        scenario.shocks[k] = v;
+      }
+      if (!error.empty()) {
+        risk::JsonText j;
+        j.begin_object().key("error").string(error).end_object();
+        (*shared_done)(400, j.take());
+        return;
+      }
+      (*shared_done)(200, engine.what_if(scenario));
+    });
+    if (!queued) (*shared_done)(503, R"({"error": "engine busy or stopping; retry"})");
+  }
+
+ private:
+  LiveService& service_;
+  Metrics& metrics_;
+};
+
+void log_event(const alerts::AlertEvent& ev) {
+  const std::string line = alerts::to_json(ev);
+  if (ev.firing && ev.severity == alerts::Severity::critical) {
+    spdlog::error("alert {}", line);
+  } else if (ev.firing && ev.severity == alerts::Severity::warning) {
+    spdlog::warn("alert {}", line);
+  } else {
+    spdlog::info("alert {}", line);
+  }
+}
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  std::string config_path;
+  std::optional<std::string> listen;
+  std::string log_level = "info";
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string(argv[++i]);
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << k_run_help;
+      return k_exit_ok;
+    }
+    std::optional<std::string> v;
+    if (arg == "--config" && (v = value())) {
+      config_path = *v;
+    } else if (arg == "--listen" && (v = value())) {
+      listen = *v;
+    } else if (arg == "--log-level" && (v = value())) {
+      log_level = *v;
+    } else {
+      std::cerr << "riskd run: unexpected argument '" << arg << "'\n\n" << k_run_help;
+      return k_exit_bad_input;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << "riskd run: --config FILE is required\n\n" << k_run_help;
+    return k_exit_bad_input;
+  }
+  auto logger = spdlog::stderr_color_mt("riskd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  config::Config cfg;
+  try {
+    cfg = config::load_config(config_path);
+  } catch (const config::ConfigInvalid& e) {
+    for (const auto& err : e.errors()) std::cerr << err.to_string() << '\n';
+    return k_exit_bad_input;
+  }
+  if (listen) cfg.http.listen = *listen;
+
+  // The development broker lives longest: declared first, destroyed last.
+  std::unique_ptr<feeds::MockCluster> cluster;
+  std::string bootstrap = cfg.kafka.bootstrap_servers;
+  try {
+    if (bootstrap == "embedded") {
+      cluster = std::make_unique<feeds::MockCluster>(1);
+      for (const auto& t : cfg.feeds.topics) cluster->create_topic(t, 1);
+      for (const auto* t : {&cfg.feeds.borrowers_topic, &cfg.feeds.state_topic, &cfg.outputs.alerts_topic,
+                            &cfg.outputs.signals_topic}) {
+        if (!t->empty()) cluster->create_topic(*t, 1);
+      }
+      bootstrap = cluster->bootstrap_servers();
+      spdlog::warn("embedded development broker at {} (in memory only: for development and tests, not production)",
+                   bootstrap);
+    }
+    if (bootstrap.empty()) {
+      std::cerr << config_path << ": kafka.bootstrap_servers is required for 'riskd run'\n";
+      return k_exit_bad_input;
+    }
+
+    std::unique_ptr<LiveService> service;
+    Metrics metrics([&service] { return service ? service->snapshot() : nullptr; }, cfg.metrics.borrower_series,
+                    k_version);
+    LiveHooks hooks;
+    hooks.on_event = log_event;
+    hooks.on_tick_latency = [&metrics](double s) { metrics.observe(s); };
+    service = std::make_unique<LiveService>(cfg, bootstrap, LiveOptions{}, hooks);
+
+    boost::asio::io_context ioc(1);
+    Backend backend(*service, metrics);
+    HttpServerOptions http_options;
+    http_options.listen = cfg.http.listen;
+    HttpServer server(ioc, backend, http_options);
+    server.start();
+    service->start();
+    const std::string host = cfg.http.listen.substr(0, cfg.http.listen.rfind(':'));
+    std::cout << "http://" << (host.empty() ? "127.0.0.1" : host) << ':' << server.port() << std::endl;
+    spdlog::info("riskd {} serving http://{}:{} (API, /metrics, /healthz, /readyz)", k_version,
+                 host.empty() ? "127.0.0.1" : host, server.port());
+
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_signal;
+    on_signal = [&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        try {
+          config::Config fresh = config::load_config(config_path);
+          if (listen) fresh.http.listen = *listen;
+          metrics.set_borrower_series(fresh.metrics.borrower_series);
+          if (service->reload(std::move(fresh))) {
+            metrics.config_reloaded(true, static_cast<double>(std::time(nullptr)));
+          } else {
+            spdlog::error("config reload: engine busy; old config kept");
+            metrics.config_reloaded(false, static_cast<double>(std::time(nullptr)));
+          }
+        } catch (const config::ConfigInvalid& e) {
+          for (const auto& err : e.errors()) spdlog::error("config reload rejected, old config kept: {}", err.to_string());
+          service->reload_failed();
+          metrics.config_reloaded(false, static_cast<double>(std::time(nullptr)));
+        }
+        signals.async_wait(on_signal);
+        return;
+      }
+      spdlog::info("signal {}: stopping (stop consuming, finish the batch, commit, persist)", sig);
+      server.stop();
+      service->stop();
+      ioc.stop();
+    };
+    signals.async_wait(on_signal);
+    ioc.run();
+    service->stop();
+    spdlog::info("riskd stopped");
+    return k_exit_ok;
+  } catch (const feeds::KafkaError& e) {
+    spdlog::error("kafka: {}", e.what());
+    return k_exit_runtime;
+  } catch (const std::system_error& e) {
+    spdlog::error("{}", e.what());
+    return k_exit_runtime;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << config_path << ": http.listen: " << e.what() << '\n';
+    return k_exit_bad_input;
+  }
+}
+
+}  // namespace riskd::daemon
