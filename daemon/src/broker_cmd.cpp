@@ -31,7 +31,7 @@ constexpr const char* k_broker_help = R"(usage: riskd broker [--topics NAME[:PAR
 Runs a development Kafka broker: librdkafka's mock cluster, speaking the Kafka
 protocol over TCP on 127.0.0.1 (random free ports). Creates the topics given
 (PARTITIONS defaults to 1; with --config also the config's feeds.topics,
-borrowers_topic, alerts_topic and signals_topic), then prints the bootstrap
+borrowers_topic, state_topic, alerts_topic and signals_topic), then prints the bootstrap
 address ALONE on the first line of stdout and logs one line per topic on
 stderr. Runs until SIGINT or SIGTERM, then exits 0.
 
@@ -161,7 +161,7 @@ int cmd_broker(int argc, char** argv) {
     try {
       const auto cfg = config::load_config(config_path);
       std::vector<std::string> names = cfg.feeds.topics;
-      for (const auto* name : {&cfg.feeds.borrowers_topic, &cfg.outputs.alerts_topic, &cfg.outputs.signals_topic}) {
+      for (const auto* name : {&cfg.feeds.borrowers_topic, &cfg.feeds.state_topic, &cfg.outputs.alerts_topic, &cfg.outputs.signals_topic}) {
         if (!name->empty()) names.push_back(*name);
       }
       for (const auto& name : names) topics.push_back({name, 1});

@@ -70,6 +70,7 @@ struct LiveService::Impl {
   bool market_changed = true;
   bool connected = false;
   bool restored = false;
+  bool state_found = false;  // a market state was read from the state topic
   std::uint64_t borrowers_applied = 0;
   std::uint64_t borrowers_rejected = 0;
   RateLimitedLog tick_log{10, std::chrono::seconds(10)};
@@ -343,17 +344,22 @@ void LiveService::Impl::restore_state() {
           o.at("next").to_number<std::int64_t>();
     }
   }
+  state_found = true;
   engine->revalue();
   spdlog::info("market state restored from '{}': {} series, event time {}", topic, restored_series,
                risk::format_rfc3339(engine->event_time_ms()));
 }
 
 void LiveService::Impl::assign_feeds() {
+  // With a restored market state, a partition the state does not list has
+  // contributed nothing to it: read it from the beginning. Without one, the
+  // group's committed offsets are all there is.
+  const std::int64_t unlisted = state_found ? feeds::k_offset_beginning : feeds::k_offset_stored;
   std::vector<feeds::TopicPartition> parts;
   for (const auto& topic : config.feeds.topics) {
     for (const std::int32_t p : consumer->partitions(topic, k_metadata_timeout)) {
       const auto known = next_offsets.find({topic, p});
-      parts.push_back({topic, p, known == next_offsets.end() ? feeds::k_offset_stored : known->second});
+      parts.push_back({topic, p, known == next_offsets.end() ? unlisted : known->second});
     }
   }
   if (!config.feeds.borrowers_topic.empty()) {

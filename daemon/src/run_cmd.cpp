@@ -26,7 +26,7 @@
 namespace riskd::daemon {
 namespace {
 
-constexpr const char* k_run_help = R"(usage: riskd run --config FILE [--listen HOST:PORT] [--log-level LEVEL]
+constexpr const char* k_run_help = R"(usage: riskd run --config FILE [--listen HOST:PORT] [--bootstrap HOST:PORT] [--log-level LEVEL]
 
 The daemon: consumes the feed topics and the borrowers topic, keeps LTV and
 DSCR per borrower live, raises covenant alerts, and serves HTTP (API,
@@ -43,6 +43,7 @@ partition) and creates the configured topics.
 The first line of stdout is the HTTP base URL (http://HOST:PORT) once the
 server listens. Logs go to stderr.
   --listen HOST:PORT   overrides http.listen (port 0: any free port)
+  --bootstrap SERVERS  overrides kafka.bootstrap_servers (e.g. a 'riskd broker')
   --log-level LEVEL    trace, debug, info (default), warn, error
 )";
 
@@ -123,6 +124,7 @@ void log_event(const alerts::AlertEvent& ev) {
 int cmd_run(int argc, char** argv) {
   std::string config_path;
   std::optional<std::string> listen;
+  std::optional<std::string> bootstrap_override;
   std::string log_level = "info";
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -139,6 +141,8 @@ int cmd_run(int argc, char** argv) {
       config_path = *v;
     } else if (arg == "--listen" && (v = value())) {
       listen = *v;
+    } else if (arg == "--bootstrap" && (v = value())) {
+      bootstrap_override = *v;
     } else if (arg == "--log-level" && (v = value())) {
       log_level = *v;
     } else {
@@ -163,6 +167,7 @@ int cmd_run(int argc, char** argv) {
     return k_exit_bad_input;
   }
   if (listen) cfg.http.listen = *listen;
+  if (bootstrap_override) cfg.kafka.bootstrap_servers = *bootstrap_override;
 
   // The development broker lives longest: declared first, destroyed last.
   std::unique_ptr<feeds::MockCluster> cluster;

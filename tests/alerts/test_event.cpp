@@ -22,7 +22,7 @@ TEST_CASE("alert event JSON has the INTERFACES.md fields in order") {
         R"("state": "firing", "value": 0.7213, "threshold": 0.7, "at": "2022-06-13T00:00:00Z", "seq": 3})");
 }
 
-TEST_CASE("feed alerts have a null borrower; an infinite value is null") {
+TEST_CASE("feed alerts have a null borrower, an infinite value is null") {
   alerts::AlertEvent e;
   e.key = "feed_stale:BTC-USD";
   e.rule = e.key;

@@ -86,7 +86,7 @@ TEST_CASE("dscr breach and warning fire below the covenant, resolve above it plu
   CHECK(has(evs, "dscr_warning", false));
 }
 
-TEST_CASE("an infinite LTV breaches; an infinite DSCR never does") {
+TEST_CASE("an infinite LTV breaches, an infinite DSCR never does") {
   Harness h;
   const auto evs = h.eval(result(k_inf, k_inf, k_inf, {{k_inf, k_inf, k_inf}}), 0);
   CHECK(has(evs, "ltv_breach", true));

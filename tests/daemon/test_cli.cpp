@@ -92,7 +92,7 @@ TEST_CASE("check-config accepts the vectors book and exits 2 on a bad config wit
   CHECK(r.err.find("cash_usd") != std::string::npos);
 }
 
-TEST_CASE("usage errors exit 2; --help exits 0") {
+TEST_CASE("usage errors exit 2, --help exits 0") {
   CHECK(run_riskd("").exit_code == 2);
   CHECK(run_riskd("frobnicate --config x").exit_code == 2);
   CHECK(run_riskd("replay --config " + k_book).exit_code == 2);  // --ticks missing

@@ -124,7 +124,7 @@ double metric(const std::string& text, const std::string& series) {
 
 }  // namespace
 
-TEST_CASE("run: not ready until every series has a value; then the API equals riskd evaluate on the same market") {
+TEST_CASE("run: not ready until every series has a value, then the API equals riskd evaluate on the same market") {
   Fixture f;
   f.daemon.start(f.config_path, f.log);
   CHECK(f.daemon.get("/healthz").status == 200);
@@ -194,7 +194,7 @@ TEST_CASE("run: every tick outcome is counted in riskd_ticks_total and /api/v1/s
   CHECK(saw_btc);
 }
 
-TEST_CASE("run: borrower updates and tombstones change the book; an invalid document keeps the old version") {
+TEST_CASE("run: borrower updates and tombstones change the book, an invalid document keeps the old version") {
   Fixture f;
   f.daemon.start(f.config_path, f.log);
   f.feed_vectors_market();
@@ -232,7 +232,8 @@ TEST_CASE("run: after kill -9 the daemon comes back with the same market state a
   Daemon again;
   again.start(f.config_path, f.log);
   const auto after = again.wait_for("/api/v1/borrowers", [](const auto& r) {
-    return r.status == 200 && r.body.find("\"as_of\": \"2025-12-19T18:00:00Z\"") != std::string::npos;
+    return r.status == 200 && r.body.find("\"as_of\": \"2025-12-19T18:00:00Z\"") != std::string::npos &&
+           boost::json::parse(r.body).at("borrowers").as_array().size() == 3;
   });
   REQUIRE(after.status == 200);
   CHECK(again.get("/readyz").status == 200);

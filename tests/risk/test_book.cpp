@@ -83,7 +83,7 @@ TEST_CASE("book: cached slow terms are refreshed by GPU, rate and day changes, e
   check_exact();
 }
 
-TEST_CASE("book: the built-in correlation_convergence comes first; a configured one replaces it") {
+TEST_CASE("book: the built-in correlation_convergence comes first, a configured one replaces it") {
   RiskConfig cfg = one_borrower_config();
   cfg.scenarios = {Scenario{"btc_crash", {{"BTC-USD", -0.6}}}};
   CHECK(Book(cfg).scenarios().size() == 2);

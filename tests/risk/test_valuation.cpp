@@ -133,7 +133,7 @@ TEST_CASE("GPU pool: take-or-pay GPUs earn the contract rate regardless of utili
   CHECK(pv.fwd12_usd == doctest::Approx(481800.0).epsilon(k_rel));
 }
 
-TEST_CASE("GPU pool: zero utilization leaves only contract income; rent below opex earns nothing") {
+TEST_CASE("GPU pool: zero utilization leaves only contract income, rent below opex earns nothing") {
   MiniMarket mk;
   mk.add("GPU", SeriesKind::gpu_rent, 2.0);
   BorrowerSpec s = base_spec();
@@ -264,7 +264,7 @@ TEST_CASE("floating rate: base + spread, with the floor binding or not") {
   CHECK(v.debt_service_usd(mk.compile(s), mk.values, k_t) == doctest::Approx(7.5e6).epsilon(k_rel));
 }
 
-TEST_CASE("ratios: no debt gives 0 LTV whatever the collateral; no collateral gives infinite LTV") {
+TEST_CASE("ratios: no debt gives 0 LTV whatever the collateral, no collateral gives infinite LTV") {
   MiniMarket mk;
   BorrowerSpec none = base_spec();
   const Valuer v{ModelParams{}};
@@ -325,7 +325,7 @@ TEST_CASE("breach GPU index: the root of DSCR(R) = min_dscr, current value if al
   CHECK_FALSE(lv.gpu_index_usd_per_gpu_hour[0].second);
 }
 
-TEST_CASE("breach spread: parallel widening to the DSCR covenant, floors ignored; 0 when breached") {
+TEST_CASE("breach spread: parallel widening to the DSCR covenant, floors ignored, 0 when breached") {
   MiniMarket mk;
   mk.add("SOFR", SeriesKind::rate, 400.0);
   mk.add("BTC-USD", SeriesKind::price, 100000.0);
