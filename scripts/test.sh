@@ -15,7 +15,7 @@ if [ "${RISKD_SKIP_FUZZ:-0}" != 1 ]; then
   cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DRISKD_FUZZ=ON -DRISKD_BENCH=OFF -DRISKD_FUZZ_SECONDS="${RISKD_FUZZ_SECONDS:-20}" >/dev/null
   cmake --build build/fuzz -j "$jobs" --target fuzz_tick fuzz_config
-  ctest --test-dir build/fuzz -L fuzz --output-on-failure
+  ctest --no-tests=error --test-dir build/fuzz -L fuzz --output-on-failure
 fi
 
 if [ "${RISKD_SKIP_SANITIZE:-0}" != 1 ]; then
@@ -23,10 +23,10 @@ if [ "${RISKD_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRISKD_SANITIZE=ON -DRISKD_BENCH=OFF >/dev/null
   cmake --build build/asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build/asan -L 'unit|integration' -j "$jobs" --output-on-failure
+    ctest --no-tests=error --test-dir build/asan -L 'unit|integration' -j "$jobs" --output-on-failure
 fi
 
 echo "== release build"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/release -j "$jobs"
-ctest --test-dir build/release -L 'unit|integration' -j "$jobs" --output-on-failure
+ctest --no-tests=error --test-dir build/release -L 'unit|integration' -j "$jobs" --output-on-failure
