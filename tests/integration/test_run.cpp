@@ -166,13 +166,15 @@ TEST_CASE("run: every tick outcome is counted in riskd_ticks_total and /api/v1/s
   Fixture f;
   f.daemon.start(f.config_path, f.log);
   f.feed_vectors_market();
-  f.tick("md.crypto", "this is not json");
-  f.tick("md.crypto", R"({"series": "DOGE-USD", "value": 0.1, "ts": "2025-12-19T17:00:00Z"})");
-  f.tick("md.crypto", R"({"series": "BTC-USD", "value": -1, "ts": "2025-12-19T17:00:00Z"})");
-  f.tick("md.crypto", R"({"series": "BTC-USD", "value": 88000, "ts": "2025-12-18T00:00:00Z"})");
-  f.tick("md.crypto", R"({"series": "BTC-USD", "value": 150000, "ts": "2025-12-19T18:00:00Z"})");  // > max_jump 0.12
+  // Keyed like the BTC ticks, so they share its partition and arrive in this order.
+  f.tick("md.crypto", "this is not json", "BTC-USD");
+  f.tick("md.crypto", R"({"series": "DOGE-USD", "value": 0.1, "ts": "2025-12-19T17:00:00Z"})", "BTC-USD");
+  f.tick("md.crypto", R"({"series": "BTC-USD", "value": -1, "ts": "2025-12-19T17:00:00Z"})", "BTC-USD");
+  f.tick("md.crypto", R"({"series": "BTC-USD", "value": 88000, "ts": "2025-12-18T00:00:00Z"})", "BTC-USD");
+  f.tick("md.crypto", R"({"series": "BTC-USD", "value": 150000, "ts": "2025-12-19T18:00:00Z"})", "BTC-USD");  // > max_jump 0.12
   const auto m = f.daemon.wait_for("/metrics", [](const auto& r) {
-    return metric(r.body, R"(riskd_ticks_total{outcome="outlier"})") == 1.0;
+    return metric(r.body, R"(riskd_ticks_total{outcome="outlier"})") == 1.0 &&
+           metric(r.body, R"(riskd_ticks_total{outcome="applied"})") == 5.0;
   });
   CHECK(metric(m.body, R"(riskd_ticks_total{outcome="applied"})") == 5.0);
   CHECK(metric(m.body, R"(riskd_ticks_total{outcome="rejected_parse"})") == 1.0);
@@ -222,8 +224,10 @@ TEST_CASE("run: after kill -9 the daemon comes back with the same market state a
   f.daemon.start(f.config_path, f.log);
   f.feed_vectors_market();
   f.tick("md.crypto", R"({"series": "BTC-USD", "value": 90000, "ts": "2025-12-19T18:00:00Z"})", "BTC-USD");
+  // Ticks on different partitions arrive in any order: wait for all of them.
   const auto before = f.daemon.wait_for("/api/v1/borrowers", [](const auto& r) {
-    return r.status == 200 && r.body.find("\"as_of\": \"2025-12-19T18:00:00Z\"") != std::string::npos;
+    return r.status == 200 && r.body.find("\"as_of\": \"2025-12-19T18:00:00Z\"") != std::string::npos &&
+           boost::json::parse(r.body).at("borrowers").as_array().size() == 3;
   });
   REQUIRE(before.status == 200);
   std::this_thread::sleep_for(1500ms);  // past the 1 s state/commit interval
