@@ -1,0 +1,714 @@
+// End to end through the broker (issue 3, "Performance"): `riskd broker` and
+// `riskd run` as separate processes, real Kafka protocol over TCP, real HTTP.
+//
+//   A. Throughput. A fresh broker per run gets a backlog on md.crypto (4
+//      partitions, lz4, values a random walk of up to ±1 bp a tick, "ts" in
+//      epoch ms increasing by 1 ms a tick, key = series id): one seed tick for
+//      each series of the book not in the backlog, then the backlog ticks.
+//      A series keeps its order only within one partition, so each backlog
+//      series has its own partition; and the mock broker keeps 5 MiB of
+//      batches per partition (about 350,000 of these ticks), so:
+//        --series btc (default): 300,000 BTC-USD ticks, all in partition 0;
+//        --series mix: 1,000,000 ticks, BTC-USD, ETH-USD, GPU-H100 and
+//          GPU-A100 round-robin, one partition each.
+//      The bench checks that the broker kept them all (low watermarks 0),
+//      times kcat reading the whole topic (`kcat -C -e -q -o beginning`, to
+//      /dev/null), then starts `riskd run` with 100 random borrowers
+//      (tests/support/random_book.hpp written out as config YAML) and times it
+//      from its spawn until /metrics (polled every 50 ms) shows every message
+//      applied. Startup (spawn to /readyz 200) is reported beside it.
+//   B. Latency. With that daemon still running, a paced producer sends
+//      BTC-USD ticks stamped with the wall clock at 10,000 ticks/s for 20 s
+//      (after 100 untimed warm-up ticks); riskd_tick_to_evaluation_seconds
+//      is scraped before and after, and p50/p99 are read off the delta's
+//      cumulative buckets as "<= bound".
+//
+// riskd gets kcat's fetch settings through kafka.properties. The mock broker
+// does not cut a fetch's wait short when data arrives (librdkafka's mock
+// Fetch handler delays an empty answer by the whole fetch.wait.max.ms), so
+// that setting bounds the latency from below; --daemon-fetch-wait MS gives
+// riskd another value (kcat keeps 10 ms).
+//
+// Median of --runs runs (default 3); prints a markdown table. Not a test:
+// exits 0 whatever the figures, 1 if a run failed. Every child (broker,
+// daemon, kcat, perf) is killed when its guard goes out of scope.
+//
+// usage: riskd_bench_e2e [--series btc|mix] [--ticks N] [--runs R] [--rate TICKS_PER_S] [--seconds S]
+//                        [--borrowers B] [--daemon-fetch-wait MS] [--linger MS] [--codec C]
+//                        [--perf FILE] [--keep]
+//   --linger MS  linger.ms of the paced producer (default 1)
+//   --codec C    compression.type of the backlog (default lz4)
+//   --perf FILE  also runs `perf record -g -p <riskd run>` over phase A of
+//                the first run, writing FILE
+//   --keep       keeps the work directory (configs, logs) under /tmp
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../support/http_client.hpp"
+#include "../support/process.hpp"
+#include "../support/random_book.hpp"
+#include "riskd/feeds/kafka.hpp"
+#include "riskd/risk/time.hpp"
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using riskd::test::Child;
+
+namespace {
+
+constexpr const char* k_topic = "md.crypto";
+constexpr int k_partitions = 4;
+// Fetch settings given to kcat as -X and to riskd through kafka.properties.
+const std::vector<std::pair<std::string, std::string>> k_fetch_properties{{"fetch.wait.max.ms", "10"},
+                                                                          {"queued.min.messages", "10000000"}};
+
+struct Options {
+  std::size_t ticks = 0;  // 0: 300,000 for btc, 1,000,000 for mix
+  int runs = 3;
+  double rate = 10'000.0;
+  double seconds = 20.0;
+  std::size_t borrowers = 100;
+  std::string linger_ms = "1";  // the paced producer's linger.ms
+  std::string codec = "lz4";    // compression.type of the backlog
+  std::string series = "btc";   // backlog series: btc | mix
+  std::string daemon_fetch_wait;  // riskd's fetch.wait.max.ms if not kcat's
+  std::string perf_path;
+  bool keep = false;
+};
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string tail(const std::string& text, std::size_t n = 2000) {
+  return text.size() <= n ? text : text.substr(text.size() - n);
+}
+
+// --- the book --------------------------------------------------------------
+
+std::string num(double x) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.10g", x);
+  return buf;
+}
+
+std::string day(riskd::risk::TimeMs t) { return riskd::risk::format_rfc3339(t).substr(0, 10); }
+
+/// `count` random borrowers (tests/support/random_book.hpp) as config YAML,
+/// with the series kinds and two scenarios as in bench_engine.
+std::string book_yaml(std::size_t count, riskd::risk::TimeMs t_ms) {
+  std::ostringstream y;
+  y << "series:\n";
+  for (const auto& [settings, series] : riskd::test::random_series()) {
+    y << "  " << series.first << ": {kind: " << riskd::risk::to_string(*settings.kind) << "}\n";
+  }
+  y << "scenarios:\n"
+       "  - {name: btc_crash, shocks: {BTC-USD: -0.6}}\n"
+       "  - {name: rent_collapse, shocks: {\"@gpu_rent\": -0.5, \"@spread\": 250}}\n"
+       "borrowers:\n";
+  std::mt19937_64 rng(2);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto b = riskd::test::random_borrower(rng, t_ms, "b" + std::to_string(i));
+    y << "  - id: " << b.id << "\n"
+      << "    covenants: {max_ltv: " << num(b.covenants.max_ltv) << ", min_dscr: " << num(b.covenants.min_dscr) << "}\n"
+      << "    collateral:\n"
+      << "      cash_usd: " << num(b.cash_usd) << "\n";
+    if (!b.crypto.empty()) {
+      y << "      crypto:\n";
+      for (const auto& c : b.crypto) {
+        y << "        - {series: " << c.series << ", units: " << num(c.units) << ", haircut: " << num(c.haircut) << "}\n";
+      }
+    }
+    if (!b.gpus.empty()) {
+      y << "      gpus:\n";
+      for (const auto& g : b.gpus) {
+        y << "        - {model: " << g.model << ", index: " << g.index_series << ", count: " << num(g.count)
+          << ", utilization: " << num(g.utilization) << ", opex_usd_per_gpu_hour: " << num(g.opex_usd_per_gpu_hour)
+          << ", in_service: " << day(g.in_service_ms) << ", useful_life_months: " << num(g.useful_life_months);
+        if (g.contract) {
+          y << ", contract: {gpus: " << num(g.contract->gpus) << ", usd_per_gpu_hour: " << num(g.contract->usd_per_gpu_hour)
+            << ", end: " << day(g.contract->end_ms) << "}";
+        }
+        y << "}\n";
+      }
+    }
+    if (b.mining) {
+      y << "    mining: {hashrate_ph: " << num(b.mining->hashrate_ph)
+        << ", opex_usd_per_ph_day: " << num(b.mining->opex_usd_per_ph_day);
+      if (!b.mining->hashprice_series.empty()) {
+        y << ", hashprice_series: " << b.mining->hashprice_series;
+      } else {
+        y << ", btc_per_ph_day: " << num(b.mining->btc_per_ph_day.value_or(0.0));
+      }
+      y << "}\n";
+    }
+    y << "    fixed_costs_usd_per_year: " << num(b.fixed_costs_usd_per_year) << "\n"
+      << "    facilities:\n";
+    for (const auto& f : b.facilities) {
+      y << "      - {id: " << f.id << ", principal_usd: " << num(f.principal_usd)
+        << ", amortization_usd_per_year: " << num(f.amortization_usd_per_year) << ", maturity: " << day(f.maturity_ms)
+        << ", rate: ";
+      if (const auto* fixed = std::get_if<riskd::risk::FixedRate>(&f.rate)) {
+        y << "{fixed_pct: " << num(fixed->fixed_pct) << "}";
+      } else {
+        const auto& fl = std::get<riskd::risk::FloatingRate>(f.rate);
+        y << "{base: " << fl.base_series;
+        if (!fl.spread_series.empty()) {
+          y << ", spread_series: " << fl.spread_series;
+        } else {
+          y << ", spread_bps: " << num(fl.spread_bps);
+        }
+        y << ", floor_pct: " << num(fl.floor_pct) << "}";
+      }
+      y << "}\n";
+    }
+  }
+  return y.str();
+}
+
+std::string write_config(const std::string& dir, const std::string& book, const std::string& bootstrap,
+                         const std::string& group, const std::string& fetch_wait) {
+  const std::string path = dir + "/" + group + ".yaml";
+  std::ofstream out(path);
+  out << book << "kafka:\n  bootstrap_servers: \"" << bootstrap << "\"\n  group_id: " << group
+      << "\n  properties:\n";
+  for (const auto& [name, value] : k_fetch_properties) {
+    const bool wait = name == "fetch.wait.max.ms" && !fetch_wait.empty();
+    out << "    " << name << ": \"" << (wait ? fetch_wait : value) << "\"\n";
+  }
+  out << "feeds: {topics: [" << k_topic << "]}\nhttp: {listen: \"127.0.0.1:0\"}\n";
+  return path;
+}
+
+// --- processes -------------------------------------------------------------
+
+/// Spawns argv with stdout to `out_path` and stderr to `err_path`; waits at
+/// most `timeout`, then SIGKILLs it. Returns the exit status (-1: timeout).
+int run_to_file(const std::vector<std::string>& argv, const char* out_path, const std::string& err_path,
+                std::chrono::seconds timeout) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -2;
+  const auto deadline = Clock::now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::vector<std::string> kcat_argv(const std::string& bootstrap) {
+  std::vector<std::string> args{"kcat", "-C", "-b", bootstrap, "-t", k_topic, "-e", "-q", "-o", "beginning"};
+  for (const auto& [name, value] : k_fetch_properties) {
+    args.push_back("-X");
+    args.push_back(name + "=" + value);
+  }
+  return args;
+}
+
+std::size_t count_lines(const char* path) {
+  std::FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) return 0;
+  std::size_t lines = 0;
+  char buf[1 << 16];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) lines += static_cast<std::size_t>(std::count(buf, buf + n, '\n'));
+  std::fclose(f);
+  return lines;
+}
+
+/// Stops a child with `sig`, waiting up to `timeout`; the guard SIGKILLs it otherwise.
+void stop_child(Child& c, int sig, std::chrono::milliseconds timeout) {
+  c.signal(sig);
+  c.wait(timeout);
+}
+
+// --- metrics ---------------------------------------------------------------
+
+/// The value of the sample named exactly `series` (name plus labels), or -1.
+double metric(const std::string& text, const std::string& series) {
+  std::size_t pos = 0;
+  while ((pos = text.find(series + " ", pos)) != std::string::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') return std::strtod(text.c_str() + pos + series.size() + 1, nullptr);
+    pos += series.size();
+  }
+  return -1.0;
+}
+
+struct Histogram {
+  std::vector<std::pair<double, double>> buckets;  // (le, cumulative count), +Inf last
+  double sum = 0.0;
+  double count = 0.0;
+};
+
+Histogram histogram(const std::string& text, const std::string& name) {
+  Histogram h;
+  const std::string prefix = name + "_bucket{le=\"";
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) {
+      const auto close = line.find('"', prefix.size());
+      const std::string le = line.substr(prefix.size(), close - prefix.size());
+      const double bound = le == "+Inf" ? std::numeric_limits<double>::infinity() : std::strtod(le.c_str(), nullptr);
+      h.buckets.emplace_back(bound, std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr));
+    } else if (line.rfind(name + "_sum ", 0) == 0) {
+      h.sum = std::strtod(line.c_str() + name.size() + 5, nullptr);
+    } else if (line.rfind(name + "_count ", 0) == 0) {
+      h.count = std::strtod(line.c_str() + name.size() + 7, nullptr);
+    }
+  }
+  std::sort(h.buckets.begin(), h.buckets.end());
+  return h;
+}
+
+Histogram minus(const Histogram& after, const Histogram& before) {
+  Histogram d = after;
+  for (std::size_t i = 0; i < d.buckets.size() && i < before.buckets.size(); ++i) d.buckets[i].second -= before.buckets[i].second;
+  d.sum -= before.sum;
+  d.count -= before.count;
+  return d;
+}
+
+/// The smallest bucket bound holding at least q of the observations.
+double quantile_bound(const Histogram& h, double q) {
+  const double total = h.buckets.empty() ? 0.0 : h.buckets.back().second;
+  for (const auto& [bound, cumulative] : h.buckets) {
+    if (cumulative >= q * total) return bound;
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+std::string format_bound(double s) {
+  if (std::isinf(s)) return "> 1 s";
+  char buf[32];
+  if (s < 1e-3) {
+    std::snprintf(buf, sizeof buf, "≤ %g µs", s * 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "≤ %g ms", s * 1e3);
+  }
+  return buf;
+}
+
+// --- one run ---------------------------------------------------------------
+
+struct Daemon {
+  std::unique_ptr<Child> child;
+  unsigned short port = 0;
+  [[nodiscard]] riskd::test::HttpResponse get(const std::string& target) const {
+    return riskd::test::http_request("127.0.0.1", port, "GET", target, {}, std::chrono::seconds(5));
+  }
+};
+
+struct RunResult {
+  double produce_s = 0.0;
+  double kcat_rate = 0.0;
+  double riskd_rate = 0.0;      // messages / (spawn -> all applied)
+  double startup_s = 0.0;       // spawn -> /readyz 200
+  double steady_rate = 0.0;     // messages / (/readyz 200 -> all applied)
+  double p50 = 0.0;
+  double p99 = 0.0;
+  double mean_latency = 0.0;
+  double latency_count = 0.0;
+  double share_5ms = 0.0;       // observations <= 5 ms
+  double achieved_rate = 0.0;
+  std::size_t sent = 0;
+};
+
+class Failure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The backlog's series, one per partition of md.crypto (each series keeps
+/// its order only within one partition, and the mock broker keeps about
+/// 350,000 such ticks per partition, so 1,000,000 ticks of one series do not
+/// fit): "mix" spreads the ticks evenly over two coins and two GPU rent
+/// indices; "btc" puts them all on BTC-USD in partition 0.
+std::vector<std::string> backlog_series(const Options& opt) {
+  if (opt.series == "btc") return {"BTC-USD"};
+  return {"BTC-USD", "ETH-USD", "GPU-H100", "GPU-A100"};
+}
+
+/// The book's other series get one tick each before the backlog.
+std::vector<std::pair<std::string, double>> seed_series(const Options& opt) {
+  const auto backlog = backlog_series(opt);
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [settings, series] : riskd::test::random_series()) {
+    if (std::find(backlog.begin(), backlog.end(), series.first) == backlog.end()) out.push_back(series);
+  }
+  return out;
+}
+
+std::string tick_json(const std::string& series, double value, std::int64_t ts_ms) {
+  char buf[128];
+  const int n = std::snprintf(buf, sizeof buf, R"({"series": "%s", "value": %.8g, "ts": %lld})", series.c_str(), value,
+                              static_cast<long long>(ts_ms));
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+/// A random walk per series, up to ±1 bp a tick (xorshift, as bench_kafka).
+class Walks {
+ public:
+  Walks() {
+    for (const auto& [settings, series] : riskd::test::random_series()) value_[series.first] = series.second;
+  }
+  double next(const std::string& series) {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    double& v = value_[series];
+    v *= 1.0 + (static_cast<double>(state_ % 2001) - 1000.0) * 1e-7;
+    return v;
+  }
+
+ private:
+  std::uint64_t state_ = 0x9E3779B97F4A7C15ULL;
+  std::map<std::string, double> value_;
+};
+
+/// Seeds the series not in the backlog, then `opt.ticks` ticks round-robin
+/// over the backlog series (series k on partition k), timestamps base_ms + i.
+/// Returns the number of messages produced.
+std::size_t produce_backlog(const std::string& bootstrap, const Options& opt, Walks& walks, std::int64_t base_ms) {
+  riskd::feeds::KafkaProducer producer(bootstrap,
+                                       {{"compression.type", opt.codec},
+                                        {"linger.ms", "100"},
+                                        {"batch.num.messages", "50000"},
+                                        {"batch.size", "1000000"},
+                                        {"queue.buffering.max.messages", "2000000"},
+                                        {"queue.buffering.max.kbytes", "1048576"}},
+                                       true);
+  std::size_t total = 0;
+  for (const auto& [series, value] : seed_series(opt)) {
+    if (!producer.produce(k_topic, series, tick_json(series, value, base_ms - 1000))) throw Failure("produce failed");
+    ++total;
+  }
+  const auto series = backlog_series(opt);
+  for (std::size_t i = 0; i < opt.ticks; ++i) {
+    const std::size_t k = i % series.size();
+    const std::string v = tick_json(series[k], walks.next(series[k]), base_ms + static_cast<std::int64_t>(i));
+    while (!producer.produce(k_topic, series[k], v, std::nullopt, static_cast<std::int32_t>(k))) producer.poll(10ms);
+    if (i % 10000 == 0) producer.poll(0ms);
+    ++total;
+  }
+  if (!producer.flush(120s) || producer.delivered() != total || producer.failed() != 0) {
+    throw Failure("producing the backlog failed");
+  }
+  return total;
+}
+
+void check_broker_kept(const std::string& bootstrap, std::size_t total) {
+  riskd::feeds::KafkaConsumer probe(bootstrap, "riskd-bench-probe", {});
+  std::int64_t held = 0;
+  for (int p = 0; p < k_partitions; ++p) {
+    const auto [low, high] = probe.watermarks(k_topic, p, 10s);
+    if (low != 0) {
+      throw Failure("partition " + std::to_string(p) + " lost its first " + std::to_string(low) +
+                    " messages (the mock broker keeps 5 MiB per partition)");
+    }
+    held += high;
+  }
+  if (held != static_cast<std::int64_t>(total)) {
+    throw Failure("the topic holds " + std::to_string(held) + " messages, expected " + std::to_string(total));
+  }
+}
+
+constexpr std::size_t k_warmup_ticks = 100;
+
+/// Produces BTC-USD ticks stamped with the wall clock at `rate` per second.
+/// First sends k_warmup_ticks and waits for their delivery (so that the
+/// producer's connection set-up is not timed), then calls `warm()`.
+std::size_t produce_paced(const std::string& bootstrap, Walks& walks, const Options& opt, double& achieved,
+                          const std::function<void()>& warm) {
+  const double rate = opt.rate;
+  const double seconds = opt.seconds;
+  riskd::feeds::KafkaProducer producer(bootstrap, {{"linger.ms", opt.linger_ms}, {"compression.type", "lz4"}}, false);
+  const std::string key = "BTC-USD";
+  for (std::size_t i = 0; i < k_warmup_ticks; ++i) {
+    if (!producer.produce(k_topic, key, tick_json(key, walks.next(key), wall_ms()), std::nullopt, 0)) throw Failure("warm-up produce failed");
+    std::this_thread::sleep_for(1ms);
+  }
+  if (!producer.flush(10s)) throw Failure("warm-up ticks not delivered");
+  warm();
+  const auto start = Clock::now();
+  const auto total = static_cast<std::size_t>(rate * seconds);
+  std::size_t sent = 0;
+  while (sent < total) {
+    const double due_s = static_cast<double>(sent) / rate;
+    const auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(due_s));
+    if (Clock::now() < due) {
+      producer.poll(0ms);
+      std::this_thread::sleep_until(std::min(due, Clock::now() + 200us));
+      continue;
+    }
+    // Everything due now goes out with the current timestamp.
+    while (sent < total && Clock::now() >= start + std::chrono::duration_cast<Clock::duration>(
+                                                        std::chrono::duration<double>(static_cast<double>(sent) / rate))) {
+      if (!producer.produce(k_topic, key, tick_json(key, walks.next(key), wall_ms()), std::nullopt, 0)) {
+        producer.poll(1ms);
+        continue;
+      }
+      ++sent;
+    }
+    producer.poll(0ms);
+  }
+  achieved = static_cast<double>(sent) / seconds_since(start);
+  if (!producer.flush(30s) || producer.failed() != 0) throw Failure("paced producer: delivery failed");
+  return sent;
+}
+
+RunResult run_once(const Options& opt, const std::string& dir, const std::string& book, int run) {
+  RunResult res;
+  const std::string log = dir + "/run" + std::to_string(run) + ".log";
+  auto fail = [&](const std::string& what) { return Failure(what + "\n--- log tail ---\n" + tail(read_text(log))); };
+
+  Child broker({RISKD_BINARY, "broker", "--topics", std::string(k_topic) + ":" + std::to_string(k_partitions)}, log);
+  const auto line = broker.read_line(15s);
+  if (!line) throw fail("riskd broker printed no bootstrap address");
+  const std::string bootstrap = *line;
+
+  // A. the backlog, then kcat, then riskd run on it.
+  Walks walks;
+  const std::int64_t base_ms = wall_ms() - static_cast<std::int64_t>(opt.ticks) - 60'000;
+  const auto produce_start = Clock::now();
+  const std::size_t total = produce_backlog(bootstrap, opt, walks, base_ms);
+  res.produce_s = seconds_since(produce_start);
+  check_broker_kept(bootstrap, total);
+
+  {
+    const auto start = Clock::now();
+    const int rc = run_to_file(kcat_argv(bootstrap), "/dev/null", log, 300s);
+    const double s = seconds_since(start);
+    if (rc != 0) throw fail("kcat failed (status " + std::to_string(rc) + "; is kcat on PATH?)");
+    res.kcat_rate = static_cast<double>(total) / s;
+    if (run == 0) {  // untimed: kcat did read every message
+      const std::string out = dir + "/kcat.out";
+      run_to_file(kcat_argv(bootstrap), out.c_str(), log, 300s);
+      const std::size_t lines = count_lines(out.c_str());
+      std::filesystem::remove(out);
+      if (lines != total) throw fail("kcat printed " + std::to_string(lines) + " messages, expected " + std::to_string(total));
+    }
+  }
+
+  const std::string group = "riskd-bench-" + std::to_string(getpid()) + "-" + std::to_string(run);
+  const std::string config = write_config(dir, book, bootstrap, group, opt.daemon_fetch_wait);
+  Daemon d;
+  const auto spawn = Clock::now();
+  d.child = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "run", "--config", config}, log);
+  const auto url = d.child->read_line(30s);
+  if (!url) throw fail("riskd run printed no URL");
+  d.port = static_cast<unsigned short>(std::stoi(url->substr(url->rfind(':') + 1)));
+  std::unique_ptr<Child> perf;
+  if (run == 0 && !opt.perf_path.empty()) {
+    perf = std::make_unique<Child>(std::vector<std::string>{"/usr/bin/perf", "record", "-g", "-o", opt.perf_path, "-p",
+                                                            std::to_string(d.child->pid())},
+                                   dir + "/perf.log");
+  }
+  std::optional<double> ready_s;
+  double applied = 0.0;
+  std::string text;
+  const auto deadline = spawn + 300s;
+  while (Clock::now() < deadline) {
+    if (!ready_s && d.get("/readyz").status == 200) ready_s = seconds_since(spawn);
+    const auto m = d.get("/metrics");
+    if (m.status == 200) {
+      text = m.body;
+      applied = metric(text, "riskd_ticks_total{outcome=\"applied\"}");
+      if (applied >= static_cast<double>(total)) break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  const double riskd_s = seconds_since(spawn);
+  if (perf) stop_child(*perf, SIGINT, 30s);
+  if (applied < static_cast<double>(total)) {
+    std::string outcomes;
+    for (const char* o : {"rejected_parse", "rejected_value", "out_of_order", "outlier", "unknown_series"}) {
+      outcomes += std::string(" ") + o + "=" + num(metric(text, std::string("riskd_ticks_total{outcome=\"") + o + "\"}"));
+    }
+    throw fail("riskd applied " + num(applied) + " of " + std::to_string(total) + " ticks;" + outcomes);
+  }
+  res.riskd_rate = static_cast<double>(total) / riskd_s;
+  res.startup_s = ready_s.value_or(riskd_s);
+  res.steady_rate = static_cast<double>(total) / (riskd_s - res.startup_s);
+
+  // B. latency at a paced rate, through the same daemon.
+  auto wait_applied = [&](double want) {
+    const auto wait_until = Clock::now() + 60s;
+    while (Clock::now() < wait_until) {
+      const auto m = d.get("/metrics");
+      if (m.status == 200) {
+        text = m.body;
+        applied = metric(text, "riskd_ticks_total{outcome=\"applied\"}");
+        if (applied >= want) return;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    throw fail("riskd applied " + num(applied) + " of " + num(want) + " ticks in the paced phase");
+  };
+  Histogram before;
+  res.sent = produce_paced(bootstrap, walks, opt, res.achieved_rate, [&] {
+    wait_applied(static_cast<double>(total + k_warmup_ticks));
+    before = histogram(text, "riskd_tick_to_evaluation_seconds");
+  });
+  wait_applied(static_cast<double>(total + k_warmup_ticks + res.sent));
+  const Histogram delta = minus(histogram(text, "riskd_tick_to_evaluation_seconds"), before);
+  res.latency_count = delta.count;
+  res.p50 = quantile_bound(delta, 0.50);
+  res.p99 = quantile_bound(delta, 0.99);
+  for (const auto& [bound, cumulative] : delta.buckets) {
+    if (bound <= 0.005 && delta.count > 0) res.share_5ms = cumulative / delta.count;
+  }
+  res.mean_latency = delta.count > 0 ? delta.sum / delta.count : 0.0;
+  std::string buckets;
+  double previous = 0.0;
+  for (const auto& [bound, cumulative] : delta.buckets) {
+    if (cumulative > previous) buckets += " " + format_bound(bound) + ": " + num(cumulative - previous) + ";";
+    previous = cumulative;
+  }
+  std::fprintf(stderr, "run %d: latency buckets:%s\n", run + 1, buckets.c_str());
+
+  stop_child(*d.child, SIGTERM, 15s);
+  stop_child(broker, SIGTERM, 10s);
+  return res;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--ticks" && has_value) {
+      opt.ticks = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--runs" && has_value) {
+      opt.runs = std::atoi(argv[++i]);
+    } else if (a == "--rate" && has_value) {
+      opt.rate = std::strtod(argv[++i], nullptr);
+    } else if (a == "--seconds" && has_value) {
+      opt.seconds = std::strtod(argv[++i], nullptr);
+    } else if (a == "--borrowers" && has_value) {
+      opt.borrowers = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--daemon-fetch-wait" && has_value) {
+      opt.daemon_fetch_wait = argv[++i];
+    } else if (a == "--series" && has_value) {
+      opt.series = argv[++i];
+    } else if (a == "--codec" && has_value) {
+      opt.codec = argv[++i];
+    } else if (a == "--linger" && has_value) {
+      opt.linger_ms = argv[++i];
+    } else if (a == "--perf" && has_value) {
+      opt.perf_path = argv[++i];
+    } else if (a == "--keep") {
+      opt.keep = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: riskd_bench_e2e [--ticks N] [--runs R] [--rate TICKS_PER_S] [--seconds S] [--borrowers B] "
+                   "[--linger MS] [--perf FILE] [--keep]\n");
+      return 2;
+    }
+  }
+  if (opt.series != "btc" && opt.series != "mix") return 2;
+  if (opt.ticks == 0) opt.ticks = opt.series == "btc" ? 300'000 : 1'000'000;
+  if (opt.runs <= 0 || opt.rate <= 0 || opt.seconds <= 0 || opt.borrowers == 0) return 2;
+
+  char dir_template[] = "/tmp/riskd-bench-e2e-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) return 1;
+  const std::string dir = dir_template;
+  const std::string book = book_yaml(opt.borrowers, riskd::risk::valuation_day_ms(wall_ms()));
+
+  std::vector<RunResult> results;
+  try {
+    for (int run = 0; run < opt.runs; ++run) {
+      results.push_back(run_once(opt, dir, book, run));
+      const auto& r = results.back();
+      std::fprintf(stderr,
+                   "run %d: produced in %.1f s; kcat %.0f msg/s; riskd %.0f msg/s (startup %.2f s, after ready %.0f "
+                   "msg/s); latency p50 %s p99 %s mean %.2f ms, %.2f %% <= 5 ms, over %.0f ticks at %.0f ticks/s\n",
+                   run + 1, r.produce_s, r.kcat_rate, r.riskd_rate, r.startup_s, r.steady_rate,
+                   format_bound(r.p50).c_str(), format_bound(r.p99).c_str(), r.mean_latency * 1e3, r.share_5ms * 100.0, r.latency_count,
+                   r.achieved_rate);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench: %s\n(logs in %s)\n", e.what(), dir.c_str());
+    return 1;
+  }
+  if (!opt.keep) std::filesystem::remove_all(dir);
+
+  auto col = [&](double RunResult::*field) {
+    std::vector<double> v;
+    for (const auto& r : results) v.push_back(r.*field);
+    return median(v);
+  };
+  const double riskd_rate = col(&RunResult::riskd_rate);
+  const double kcat_rate = col(&RunResult::kcat_rate);
+  const std::string series_text = opt.series == "btc" ? "BTC-USD" : "BTC-USD, ETH-USD, GPU-H100, GPU-A100";
+  const std::string fetch_wait = opt.daemon_fetch_wait.empty() ? "10" : opt.daemon_fetch_wait;
+  std::printf("| benchmark | riskd | baseline (same run) | target | notes |\n|---|---|---|---|---|\n");
+  std::printf("| A. %zu %s ticks + %zu seeds from `riskd broker` (%s), %zu borrowers: spawn of `riskd run` to all "
+              "applied | %.0f ticks/s | kcat %.0f msg/s; ratio **%.3f** | ratio >= 0.80 | median of %d; startup "
+              "(spawn to /readyz 200) %.2f s; %.0f ticks/s after ready |\n",
+              opt.ticks, series_text.c_str(), seed_series(opt).size(), opt.codec.c_str(), opt.borrowers, riskd_rate,
+              kcat_rate, riskd_rate / kcat_rate, opt.runs, col(&RunResult::startup_s), col(&RunResult::steady_rate));
+  std::printf("| B. BTC-USD tick ts to evaluation at %.0f ticks/s for %.0f s (riskd fetch.wait.max.ms=%s), p50 | %s | "
+              "| | median of %d; mean %.2f ms |\n",
+              opt.rate, opt.seconds, fetch_wait.c_str(), format_bound(col(&RunResult::p50)).c_str(), opt.runs,
+              col(&RunResult::mean_latency) * 1e3);
+  std::printf("| B. same, p99 | %s | | p99 < 5 ms | median of %d; %.2f %% of ticks <= 5 ms; %.0f ticks observed "
+              "per run at %.0f ticks/s |\n",
+              format_bound(col(&RunResult::p99)).c_str(), opt.runs, col(&RunResult::share_5ms) * 100.0,
+              col(&RunResult::latency_count), col(&RunResult::achieved_rate));
+  return 0;
+}
