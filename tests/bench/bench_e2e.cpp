@@ -66,6 +66,7 @@
 #include <vector>
 
 #include "../support/http_client.hpp"
+#include "bench_support.hpp"
 #include "../support/process.hpp"
 #include "../support/random_book.hpp"
 #include "riskd/feeds/kafka.hpp"
@@ -76,6 +77,9 @@ using Clock = std::chrono::steady_clock;
 using riskd::test::Child;
 
 namespace {
+
+using riskd::bench::count_lines;
+using riskd::bench::median;
 
 constexpr const char* k_topic = "md.crypto";
 constexpr int k_partitions = 4;
@@ -102,11 +106,6 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 std::string read_text(const std::string& path) {
@@ -255,17 +254,6 @@ std::vector<std::string> kcat_argv(const std::string& bootstrap) {
     args.push_back(name + "=" + value);
   }
   return args;
-}
-
-std::size_t count_lines(const char* path) {
-  std::FILE* f = std::fopen(path, "rb");
-  if (f == nullptr) return 0;
-  std::size_t lines = 0;
-  char buf[1 << 16];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) lines += static_cast<std::size_t>(std::count(buf, buf + n, '\n'));
-  std::fclose(f);
-  return lines;
 }
 
 /// Stops a child with `sig`, waiting up to `timeout`; the guard SIGKILLs it otherwise.

@@ -19,10 +19,14 @@
 #include <vector>
 
 #include "riskd/feeds/kafka.hpp"
+#include "bench_support.hpp"
 
 extern char** environ;
 
 namespace {
+
+using riskd::bench::count_lines;
+using riskd::bench::median;
 
 using Clock = std::chrono::steady_clock;
 using riskd::feeds::KafkaConsumer;
@@ -132,23 +136,6 @@ double run_kcat(const std::string& bootstrap, std::size_t count, const char* out
     return 0;
   }
   return static_cast<double>(count) / s;
-}
-
-/// Lines in a file (kcat prints one message per line).
-std::size_t count_lines(const char* path) {
-  std::FILE* f = std::fopen(path, "rb");
-  if (f == nullptr) return 0;
-  std::size_t lines = 0;
-  char buf[1 << 16];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) lines += static_cast<std::size_t>(std::count(buf, buf + n, '\n'));
-  std::fclose(f);
-  return lines;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace
