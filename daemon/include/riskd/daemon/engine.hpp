@@ -68,6 +68,12 @@ class Engine {
   /// (alerts: conditions holding). Changes nothing.
   [[nodiscard]] std::string what_if(const risk::Scenario& scenario) const;
 
+  /// Brings book().results() up to date with the market as it stands.
+  /// Readers of figures (snapshots, signals) call it first: apply() only
+  /// guarantees exact alert events, not that every borrower's figures were
+  /// recomputed. Cost: the borrowers touched since the last call.
+  void refresh_results();
+
   [[nodiscard]] const risk::Book& book() const { return book_; }
   /// Event time T: the largest ts applied so far (0 before the first tick).
   [[nodiscard]] risk::TimeMs event_time_ms() const { return event_time_ms_; }
