@@ -2,6 +2,7 @@
 // Helpers for daemon tests: run the riskd binary, read files, compare JSON
 // numbers with a relative tolerance.
 #include <boost/json.hpp>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -29,7 +30,9 @@ struct RunResult {
 /// Runs `riskd ARGS` (ARGS already shell-quoted), capturing stdout and stderr.
 inline RunResult run_riskd(const std::string& args) {
   static int counter = 0;
-  const std::string base = std::string(RISKD_BINARY_DIR) + "/tests/daemon/run-" + std::to_string(++counter);
+  // The pid keeps concurrent test processes (ctest -j) off each other's files.
+  const std::string base = std::string(RISKD_BINARY_DIR) + "/tests/daemon/run-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(++counter);
   const std::string cmd = std::string(RISKD_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err";
   const int status = std::system(cmd.c_str());
   RunResult r;
