@@ -2,7 +2,9 @@
 # The test command: installs what is missing, builds, and runs every suite.
 #   1. fuzz:    libFuzzer targets (clang), each for RISKD_FUZZ_SECONDS (default 20)
 #   2. asan:    unit + integration tests under -fsanitize=address,undefined
-#   3. release: unit + integration tests on the optimized build (summary printed last)
+#   3. release: unit + integration + system tests on the optimized build
+#      (summary printed last). "system" tests drive Debian's Alertmanager,
+#      Prometheus and Chromium against the daemon; they run once, here.
 # Set RISKD_SKIP_SANITIZE=1 or RISKD_SKIP_FUZZ=1 to skip a stage locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,4 +31,4 @@ fi
 echo "== release build"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/release -j "$jobs"
-ctest --no-tests=error --test-dir build/release -L 'unit|integration' -j "$jobs" --output-on-failure
+ctest --no-tests=error --test-dir build/release -L 'unit|integration|system' -j "$jobs" --output-on-failure
