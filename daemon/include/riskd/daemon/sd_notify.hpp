@@ -62,10 +62,10 @@ class SystemdNotifier {
 
   /// Each sends one message and returns true when the datagram was accepted
   /// by the kernel; false when disabled or on any send error (never throws).
-  bool ready() const { return notify("READY=1"); }          // startup finished / reload done
-  bool reloading() const;                                     // RELOADING=1 + MONOTONIC_USEC (systemd >= 253)
-  bool stopping() const { return notify("STOPPING=1"); }    // graceful stop has begun
-  bool watchdog() const { return notify("WATCHDOG=1"); }    // "still alive and making progress"
+  bool ready() const { return notify("READY=1"); }        // startup finished / reload done
+  bool reloading() const;                                 // RELOADING=1 + MONOTONIC_USEC (systemd >= 253)
+  bool stopping() const { return notify("STOPPING=1"); }  // graceful stop has begun
+  bool watchdog() const { return notify("WATCHDOG=1"); }  // "still alive and making progress"
   /// STATUS=text, shown by `systemctl status`. Newlines in `text` become
   /// spaces (a newline would start another assignment).
   bool status(std::string_view text) const;
