@@ -4,7 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
+#include <set>
 
+#include "riskd/alerts/event.hpp"
+#include "riskd/daemon/alert_outbox.hpp"
+#include "riskd/daemon/signals.hpp"
 #include "riskd/daemon/snapshot_builder.hpp"
 #include "riskd/feeds/kafka.hpp"
 #include "riskd/risk/json_text.hpp"
@@ -51,6 +56,34 @@ class RateLimitedLog {
   std::size_t skipped_ = 0;
 };
 
+/// An alert event read back from the alerts topic (the fields of alerts::to_json).
+alerts::AlertEvent event_from_json(const boost::json::object& o) {
+  alerts::AlertEvent ev;
+  auto str = [&](const char* name) -> std::string {
+    const auto* v = o.if_contains(name);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  auto num = [&](const char* name) -> double {
+    const auto* v = o.if_contains(name);
+    return v != nullptr && v->is_number() ? v->to_number<double>() : std::numeric_limits<double>::infinity();  // null: infinite
+  };
+  ev.key = str("key");
+  ev.borrower = str("borrower");
+  ev.rule = str("rule");
+  const std::string severity = str("severity");
+  ev.severity = severity == "critical"  ? alerts::Severity::critical
+                : severity == "warning" ? alerts::Severity::warning
+                                        : alerts::Severity::info;
+  ev.firing = str("state") == "firing";
+  ev.value = num("value");
+  ev.threshold = num("threshold");
+  ev.at_ms = risk::parse_rfc3339(str("at")).value_or(0);
+  if (const auto* seq = o.if_contains("seq"); seq != nullptr && seq->is_int64() && seq->as_int64() >= 0) {
+    ev.seq = static_cast<std::uint64_t>(seq->as_int64());
+  }
+  return ev;
+}
+
 }  // namespace
 
 struct LiveService::Impl {
@@ -62,10 +95,37 @@ struct LiveService::Impl {
   std::unique_ptr<Engine> engine;  // engine thread only
   std::unique_ptr<feeds::KafkaConsumer> consumer;
   std::unique_ptr<feeds::KafkaProducer> state_producer;
+  std::unique_ptr<feeds::KafkaProducer> out_producer;  // alerts and signals topics (idempotent, acks=all)
+  std::unique_ptr<AlertOutbox> outbox;                  // events not yet acknowledged
+  SignalTracker signals;
+  // Alerts topic: per partition, the next offset after the last event this
+  // process saw acknowledged (or found there at start). A market state names
+  // these so a restart knows which alert states match its market.
+  std::map<std::int32_t, std::int64_t> alerts_next;
+  // Restart: the latest seq per key found on the alerts topic; an event the
+  // engine re-derives with a seq not above it is already there (not produced
+  // again, not passed to on_event).
+  std::map<std::string, std::uint64_t> delivered_seq;
+  // Events on the alerts topic past the market state's alert offsets that
+  // re-reading the ticks must derive again before a new market state may
+  // be written (its alert offsets would otherwise cover events of ticks it
+  // has not seen). Given up once event time passes awaiting_until_ms.
+  std::set<std::pair<std::string, std::uint64_t>> awaiting;
+  risk::TimeMs awaiting_until_ms = 0;
+  // From the market state: alert offsets it reflects and pending (for_s) rules.
+  std::optional<std::map<std::int32_t, std::int64_t>> checkpoint_alerts;
+  std::map<std::string, risk::TimeMs> checkpoint_pending;
+  std::map<PartitionKey, std::int64_t> committed;  // last committed offsets
+  std::vector<feeds::KafkaMessage> batch;          // the batch in hand
+  std::size_t batch_pos = 0;                       // next message of `batch` to handle
+  bool backpressure = false;
+  Clock::time_point backpressure_since{};
+  std::uint64_t duplicates = 0;
+  std::vector<alerts::AlertEvent> restored_firing;  // firing on the alerts topic at start
+  RateLimitedLog delivery_log{5, std::chrono::seconds(10)};
   std::map<std::string, std::optional<risk::BorrowerSpec>> topic_borrowers;  // nullopt: tombstoned
   std::map<PartitionKey, std::int64_t> next_offsets;  // feed partitions: next offset to read
   std::vector<PartitionKey> assigned;
-  bool offsets_dirty = false;
   bool state_dirty = false;
   bool market_changed = true;
   bool connected = false;
@@ -95,7 +155,17 @@ struct LiveService::Impl {
   void restore_borrowers();
   void restore_state();
   void assign_feeds();
+  void restore_alerts();
   void handle(const feeds::KafkaMessage& msg);
+  void emit(const alerts::AlertEvent& ev, std::optional<FeedPosition> cause);
+  void send_unsent();
+  void on_delivery(const feeds::DeliveryReport& report);
+  void pump_outputs(std::chrono::milliseconds wait);
+  void collect_signals();
+  [[nodiscard]] bool checkpoint_allowed();
+  void notify(std::string_view sink, std::string_view outcome) const {
+    if (hooks.on_notification) hooks.on_notification(sink, outcome);
+  }
   void handle_borrower(const feeds::KafkaMessage& msg);
   void apply_borrower_to_engine(Engine& e, const std::string& id, const std::optional<risk::BorrowerSpec>& spec);
   void run_jobs();
@@ -117,6 +187,14 @@ LiveService::LiveService(config::Config config, std::string bootstrap_servers, L
   impl_->consumer->on_error([](const std::string& e) { spdlog::warn("kafka consumer: {}", e); });
   if (!impl_->config.feeds.state_topic.empty()) {
     impl_->state_producer = std::make_unique<feeds::KafkaProducer>(impl_->bootstrap, impl_->config.kafka.properties, true);
+  }
+  impl_->outbox = std::make_unique<AlertOutbox>(impl_->options.outbox_capacity);
+  if (!impl_->config.outputs.alerts_topic.empty() || !impl_->config.outputs.signals_topic.empty()) {
+    impl_->out_producer =
+        std::make_unique<feeds::KafkaProducer>(impl_->bootstrap, impl_->config.kafka.properties, true);
+    impl_->out_producer->on_error([](const std::string& e) { spdlog::warn("kafka producer (alerts, signals): {}", e); });
+    Impl* impl = impl_.get();
+    impl_->out_producer->on_delivery([impl](const feeds::DeliveryReport& r) { impl->on_delivery(r); });
   }
 }
 
@@ -160,6 +238,7 @@ bool LiveService::reload(config::Config config) {
     fresh->restore_alert_states(impl->engine->alert_states());
     fresh->revalue();
     impl->engine = std::move(fresh);
+    impl->signals.invalidate();
     const auto kafka_before = impl->config.kafka.bootstrap_servers;
     impl->config.risk = shared->risk;
     impl->config.outputs = shared->outputs;
@@ -206,6 +285,7 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
     topic_borrowers[id] = std::nullopt;
     const bool removed = engine->remove_borrower(id);
     engine->revalue();
+    signals.invalidate();
     ++borrowers_applied;
     market_changed = true;
     spdlog::info("{}: borrower '{}' {}", source, id, removed ? "removed (tombstone)" : "tombstone for an unknown borrower");
@@ -222,6 +302,7 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
     }
     engine->upsert_borrower(spec);
     engine->revalue();  // figures now; its rules step on the next applied tick
+    signals.invalidate();
     topic_borrowers[id] = std::move(spec);
     ++borrowers_applied;
     market_changed = true;
@@ -239,21 +320,100 @@ void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
   }
   const TickResult r = engine->apply(msg.value ? std::string_view(*msg.value) : std::string_view(), msg.timestamp_ms, events);
   next_offsets[{msg.topic, msg.partition}] = msg.offset + 1;
-  offsets_dirty = true;
   if (r.outcome == risk::TickOutcome::applied) {
     state_dirty = true;
     market_changed = true;
+    if (const auto sid = engine->book().catalog().find(r.series)) signals.touched(*sid);
     if (hooks.on_tick_latency) {
       hooks.on_tick_latency(static_cast<double>(wall_now_ms() - r.ts_ms) / 1000.0);
     }
   } else {
     tick_log.warn("{}[{}]@{}: {}: {}", msg.topic, msg.partition, msg.offset, risk::to_string(r.outcome), r.error);
   }
-  for (const auto& ev : events) {
-    if (hooks.on_event) hooks.on_event(ev);
-  }
-  if (!events.empty()) market_changed = true;
+  for (const auto& ev : events) emit(ev, FeedPosition{msg.topic, msg.partition, msg.offset});
   events.clear();
+  if (r.outcome == risk::TickOutcome::applied) collect_signals();
+}
+
+void LiveService::Impl::emit(const alerts::AlertEvent& ev, std::optional<FeedPosition> cause) {
+  market_changed = true;
+  state_dirty = true;
+  if (const auto d = delivered_seq.find(ev.key); d != delivered_seq.end()) {
+    if (ev.seq <= d->second) {
+      // Re-derived after a restart: already on the alerts topic (and passed to the sinks then).
+      awaiting.erase({ev.key, ev.seq});
+      if (duplicates++ == 0) spdlog::info("re-reading ticks after the restart: events already on the alerts topic are not sent again");
+      notify("kafka", "duplicate");
+      return;
+    }
+    delivered_seq.erase(d);
+  }
+  if (hooks.on_event) hooks.on_event(ev);
+  if (out_producer && !config.outputs.alerts_topic.empty()) {
+    outbox->add(ev.key, alerts::to_json(ev), std::move(cause));
+    send_unsent();
+  }
+}
+
+void LiveService::Impl::send_unsent() {
+  while (!outbox->unsent().empty()) {
+    const std::uint64_t token = *outbox->unsent().begin();
+    const AlertOutbox::Entry& e = outbox->entry(token);
+    if (!out_producer->produce(config.outputs.alerts_topic, e.key, e.value, std::nullopt, std::nullopt, token)) {
+      delivery_log.warn("alerts topic '{}': producer refused an event ({}); holding {} events and the feed until it takes them",
+                        config.outputs.alerts_topic, out_producer->last_error(), outbox->unsent().size());
+      return;
+    }
+    outbox->mark_sent(token);
+  }
+}
+
+void LiveService::Impl::on_delivery(const feeds::DeliveryReport& r) {
+  if (r.token == 0) {  // a signal
+    notify("kafka_signals", r.delivered ? "sent" : "failed");
+    if (!r.delivered) delivery_log.warn("signals topic '{}': a signal was not delivered: {}", r.topic, r.error);
+    return;
+  }
+  if (r.delivered) {
+    if (outbox->acknowledge(r.token)) {
+      auto& next = alerts_next[r.partition];
+      next = std::max(next, r.offset + 1);
+      notify("kafka", "sent");
+    }
+    return;
+  }
+  // Not delivered (after librdkafka's own retries, e.g. message.timeout.ms):
+  // send it again; the tick's offset stays uncommitted meanwhile.
+  outbox->mark_unsent(r.token);
+  notify("kafka", "retried");
+  delivery_log.warn("alerts topic '{}': an event was not delivered ({}); sending it again", r.topic, r.error);
+}
+
+void LiveService::Impl::pump_outputs(std::chrono::milliseconds wait) {
+  if (!out_producer) return;
+  out_producer->poll(wait);  // serves delivery reports (on_delivery) on this thread
+  send_unsent();
+}
+
+void LiveService::Impl::collect_signals() {
+  if (!out_producer || config.outputs.signals_topic.empty()) return;
+  signals.collect(*engine, [this](const std::string& id, std::string json) {
+    if (out_producer->produce(config.outputs.signals_topic, id, json)) return true;
+    delivery_log.warn("signals topic '{}': producer refused a signal for '{}' ({}); retried at the next check",
+                      config.outputs.signals_topic, id, out_producer->last_error());
+    return false;
+  });
+}
+
+bool LiveService::Impl::checkpoint_allowed() {
+  if (!outbox->empty()) return false;
+  if (!awaiting.empty() && engine->event_time_ms() > awaiting_until_ms) {
+    spdlog::warn("{} events found on the alerts topic after the last market state were not derived again by the "
+                 "ticks up to their time (feed order differed); no longer waiting for them",
+                 awaiting.size());
+    awaiting.clear();
+  }
+  return awaiting.empty();
 }
 
 void LiveService::Impl::restore_borrowers() {
@@ -267,16 +427,16 @@ void LiveService::Impl::restore_borrowers() {
     parts.push_back({topic, p, feeds::k_offset_beginning});
   }
   consumer->assign(parts);
-  std::vector<feeds::KafkaMessage> batch;
+  std::vector<feeds::KafkaMessage> got;
   std::map<std::int32_t, std::int64_t> position;
   const auto deadline = Clock::now() + std::chrono::seconds(60);
   auto caught_up = [&] {
     return std::all_of(end.begin(), end.end(), [&](const auto& pe) { return position[pe.first] >= pe.second; });
   };
   while (!caught_up() && !stopping && Clock::now() < deadline) {
-    batch.clear();
-    consumer->poll(batch, options.max_batch, std::chrono::milliseconds(100));
-    for (const auto& m : batch) {
+    got.clear();
+    consumer->poll(got, options.max_batch, std::chrono::milliseconds(100));
+    for (const auto& m : got) {
       handle_borrower(m);
       position[m.partition] = m.offset + 1;
     }
@@ -307,13 +467,13 @@ void LiveService::Impl::restore_state() {
   const std::int64_t from = std::max(low, high - static_cast<std::int64_t>(k_state_tail_messages));
   consumer->assign({{topic, 0, from}});
   std::optional<std::string> latest;
-  std::vector<feeds::KafkaMessage> batch;
+  std::vector<feeds::KafkaMessage> got;
   std::int64_t position = from;
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (position < high && !stopping && Clock::now() < deadline) {
-    batch.clear();
-    consumer->poll(batch, options.max_batch, std::chrono::milliseconds(100));
-    for (const auto& m : batch) {
+    got.clear();
+    consumer->poll(got, options.max_batch, std::chrono::milliseconds(100));
+    for (const auto& m : got) {
       position = m.offset + 1;
       if (m.key && *m.key == config.kafka.group_id && m.value) latest = m.value;
     }
@@ -344,10 +504,134 @@ void LiveService::Impl::restore_state() {
           o.at("next").to_number<std::int64_t>();
     }
   }
+  if (const auto* al = doc.as_object().if_contains("alerts"); al != nullptr && al->is_object()) {
+    const auto* topic_name = al->as_object().if_contains("topic");
+    const auto* offs = al->as_object().if_contains("offsets");
+    if (topic_name != nullptr && topic_name->is_string() && topic_name->as_string() == config.outputs.alerts_topic &&
+        offs != nullptr && offs->is_array()) {
+      std::map<std::int32_t, std::int64_t> offsets;
+      for (const auto& o : offs->as_array()) {
+        offsets[static_cast<std::int32_t>(o.at("partition").to_number<std::int64_t>())] = o.at("next").to_number<std::int64_t>();
+      }
+      checkpoint_alerts = std::move(offsets);
+    }
+    if (const auto* pending = al->as_object().if_contains("pending"); pending != nullptr && pending->is_object()) {
+      for (const auto& [key, since] : pending->as_object()) checkpoint_pending[std::string(key)] = since.to_number<std::int64_t>();
+    }
+  }
   state_found = true;
   engine->revalue();
   spdlog::info("market state restored from '{}': {} series, event time {}", topic, restored_series,
                risk::format_rfc3339(engine->event_time_ms()));
+}
+
+// Reads the alerts topic from the beginning to its end (every partition) and
+// restores each key's state and seq. With a market state that names the
+// alerts offsets it matches, the states are those of the events before those
+// offsets (consistent with the restored market; the ticks after it derive the
+// rest again), else those of the latest event per key.
+void LiveService::Impl::restore_alerts() {
+  const std::string& topic = config.outputs.alerts_topic;
+  if (topic.empty()) return;
+  std::vector<std::int32_t> parts;
+  try {
+    parts = consumer->partitions(topic, k_metadata_timeout);
+  } catch (const feeds::KafkaError& e) {
+    spdlog::warn("alerts topic '{}' unavailable ({}); alert states start fresh", topic, e.what());
+    return;
+  }
+  std::map<std::int32_t, std::int64_t> end;
+  std::vector<feeds::TopicPartition> assign;
+  for (const std::int32_t p : parts) {
+    const auto [low, high] = consumer->watermarks(topic, p, k_metadata_timeout);
+    alerts_next[p] = high;
+    if (high > low) end[p] = high;
+    assign.push_back({topic, p, feeds::k_offset_beginning});
+  }
+  struct Seen {
+    bool firing = false;
+    std::uint64_t seq = 0;
+  };
+  std::map<std::string, alerts::AlertEvent> latest_event;
+  std::map<std::string, Seen> latest;
+  std::map<std::string, Seen> at_checkpoint;
+  std::size_t invalid = 0;
+  std::size_t after_checkpoint = 0;
+  consumer->assign(assign);
+  std::map<std::int32_t, std::int64_t> position;
+  const auto caught_up = [&] {
+    return std::all_of(end.begin(), end.end(), [&](const auto& pe) { return position[pe.first] >= pe.second; });
+  };
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  std::vector<feeds::KafkaMessage> got;
+  while (!caught_up() && !stopping && Clock::now() < deadline) {
+    got.clear();
+    consumer->poll(got, options.max_batch, std::chrono::milliseconds(100));
+    for (const auto& m : got) {
+      position[m.partition] = m.offset + 1;
+      boost::json::error_code ec;
+      const boost::json::value v = m.value ? boost::json::parse(*m.value, ec) : boost::json::value();
+      const auto* o = ec ? nullptr : v.if_object();
+      const auto* key = o ? o->if_contains("key") : nullptr;
+      const auto* state = o ? o->if_contains("state") : nullptr;
+      const auto* seq = o ? o->if_contains("seq") : nullptr;
+      if (key == nullptr || !key->is_string() || state == nullptr || !state->is_string() || seq == nullptr ||
+          !seq->is_int64() || seq->as_int64() < 0) {
+        if (invalid++ < 5) spdlog::warn("{}[{}]@{}: not an alert event; ignored", topic, m.partition, m.offset);
+        continue;
+      }
+      const std::string k(key->as_string());
+      const Seen seen{state->as_string() == "firing", static_cast<std::uint64_t>(seq->as_int64())};
+      if (auto& l = latest[k]; seen.seq >= l.seq) {
+        l = seen;
+        latest_event[k] = event_from_json(*o);
+      }
+      if (!checkpoint_alerts) continue;
+      const auto cp = checkpoint_alerts->find(m.partition);
+      if (cp != checkpoint_alerts->end() && m.offset < cp->second) {
+        if (auto& c = at_checkpoint[k]; seen.seq >= c.seq) c = seen;
+      } else {
+        ++after_checkpoint;
+        awaiting.insert({k, seen.seq});
+        if (k.rfind("feed_stale:", 0) != 0) {
+          const auto* at = o->if_contains("at");
+          if (at != nullptr && at->is_string()) {
+            if (const auto at_ms = risk::parse_rfc3339(std::string(at->as_string()))) {
+              awaiting_until_ms = std::max(awaiting_until_ms, *at_ms);
+            }
+          }
+        }
+      }
+    }
+  }
+  if (!caught_up()) {
+    // Starting with part of the alert history would fire alerts again.
+    throw feeds::KafkaError("alerts topic '" + topic + "' not read to its end within 60 s");
+  }
+  std::map<std::string, alerts::RuleState> states;
+  for (const auto& [k, seen] : checkpoint_alerts ? at_checkpoint : latest) {
+    alerts::RuleState st;
+    st.firing = seen.firing;
+    st.seq = seen.seq;
+    states[k] = st;
+  }
+  for (const auto& [k, since_ms] : checkpoint_pending) {
+    auto& st = states[k];
+    if (!st.firing) {
+      st.pending = true;
+      st.pending_since_ms = since_ms;
+    }
+  }
+  engine->restore_alert_states(states);
+  for (const auto& [k, seen] : latest) delivered_seq[k] = seen.seq;
+  restored_firing.clear();
+  for (const auto& [k, ev] : latest_event) {
+    if (ev.firing) restored_firing.push_back(ev);
+  }
+  const auto firing = std::count_if(states.begin(), states.end(), [](const auto& kv) { return kv.second.firing; });
+  spdlog::info("alert state restored from '{}': {} keys, {} firing{}; {} events after it to derive again{}", topic,
+               states.size(), firing, checkpoint_alerts ? " (as of the market state)" : " (latest event per key)",
+               after_checkpoint, invalid > 0 ? ", " + std::to_string(invalid) + " invalid messages ignored" : "");
 }
 
 void LiveService::Impl::assign_feeds() {
@@ -389,13 +673,18 @@ void LiveService::Impl::run_jobs() {
   }
 }
 
+// Commits, per feed partition, the next offset to read, held back to the
+// oldest tick whose alert events the broker has not acknowledged yet.
 void LiveService::Impl::commit(bool synchronous) {
-  if (!offsets_dirty) return;
   std::vector<feeds::TopicPartition> offsets;
   for (const auto& [tp, next] : next_offsets) {
-    if (tp.first != config.feeds.borrowers_topic) offsets.push_back({tp.first, tp.second, next});
+    if (tp.first == config.feeds.borrowers_topic) continue;
+    const std::int64_t off = outbox->commit_offset(tp.first, tp.second, next);
+    const auto c = committed.find(tp);
+    if (c == committed.end() || c->second != off) offsets.push_back({tp.first, tp.second, off});
   }
-  if (!offsets.empty() && consumer->commit(offsets, !synchronous)) offsets_dirty = false;
+  if (offsets.empty() || !consumer->commit(offsets, !synchronous)) return;
+  for (const auto& tp : offsets) committed[{tp.topic, tp.partition}] = tp.offset;
 }
 
 void LiveService::Impl::write_state() {
@@ -416,6 +705,22 @@ void LiveService::Impl::write_state() {
     j.begin_object().key("topic").string(tp.first).key("partition").integer(tp.second).key("next").integer(next).end_object();
   }
   j.end_array();
+  if (!config.outputs.alerts_topic.empty()) {
+    // The alert states matching this market: the events before these offsets.
+    j.key("alerts").begin_object();
+    j.key("topic").string(config.outputs.alerts_topic);
+    j.key("offsets").begin_array();
+    for (const auto& [p, next] : alerts_next) j.begin_object().key("partition").integer(p).key("next").integer(next).end_object();
+    j.end_array();
+    j.key("pending").begin_object();
+    if (engine->book().config().alerting.for_s > 0) {  // with for_s 0 no rule is ever left pending
+      for (const auto& [k, st] : engine->alert_states()) {
+        if (st.pending && !st.firing) j.key(k).integer(st.pending_since_ms);
+      }
+    }
+    j.end_object();
+    j.end_object();
+  }
   j.end_object();
   if (state_producer->produce(config.feeds.state_topic, config.kafka.group_id, j.take())) state_dirty = false;
   state_producer->poll(std::chrono::milliseconds(0));
@@ -448,42 +753,87 @@ void LiveService::Impl::run() {
     try {
       restore_borrowers();
       restore_state();
+      restore_alerts();
       assign_feeds();
       connected = true;
       restored = true;
     } catch (const feeds::KafkaError& e) {
       spdlog::warn("start-up: {}; retrying in 1 s", e.what());
+      // A retry starts over from a clean slate.
+      checkpoint_alerts.reset();
+      checkpoint_pending.clear();
+      awaiting.clear();
+      delivered_seq.clear();
       heartbeat_ms = wall_now_ms();
       publish();
       for (int i = 0; i < 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
+  signals.invalidate();
+  if (hooks.on_restored_firing && !stopping) hooks.on_restored_firing(restored_firing);
+  restored_firing.clear();
   publish();
-  std::vector<feeds::KafkaMessage> batch;
   batch.reserve(options.max_batch);
   auto last_publish = Clock::now();
   auto last_commit = Clock::now();
   auto last_stale = Clock::now();
+  bool checkpoint_due = false;
+  auto checkpoint_due_since = Clock::now();
   while (!stopping) {
-    batch.clear();
-    consumer->poll(batch, options.max_batch, std::chrono::milliseconds(20));
-    for (const auto& m : batch) handle(m);
+    pump_outputs(std::chrono::milliseconds(0));
+    // Back-pressure: too many events unacknowledged, or the producer refuses
+    // them: stop taking ticks (they wait in Kafka) until it recovers.
+    const bool blocked = outbox->full() || !outbox->unsent().empty();
+    if (blocked != backpressure) {
+      backpressure = blocked;
+      if (blocked) {
+        backpressure_since = Clock::now();
+        notify("kafka", "backpressure");
+        spdlog::warn("alerts topic: {} events unacknowledged ({} not yet accepted by the producer); feed consumption "
+                     "paused until the broker acknowledges them",
+                     outbox->size(), outbox->unsent().size());
+      } else {
+        spdlog::info("alerts topic: caught up after {} ms; feed consumption resumed",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - backpressure_since).count());
+      }
+    }
+    // A due market state waits (briefly) for the events in flight, so that it
+    // never names offsets past ticks whose events are unacknowledged.
+    const bool barrier = checkpoint_due && !outbox->empty();
+    if (!blocked && !barrier) {
+      if (batch_pos >= batch.size()) {
+        batch.clear();
+        batch_pos = 0;
+        consumer->poll(batch, options.max_batch, std::chrono::milliseconds(20));
+      }
+      while (batch_pos < batch.size() && !outbox->full()) handle(batch[batch_pos++]);
+    } else {
+      pump_outputs(std::chrono::milliseconds(10));
+    }
     run_jobs();
     const auto now = Clock::now();
     heartbeat_ms = wall_now_ms();
     if (now - last_stale >= options.staleness_interval) {
       engine->check_staleness(wall_now_ms(), events);
-      for (const auto& ev : events) {
-        if (hooks.on_event) hooks.on_event(ev);
-      }
-      if (!events.empty()) market_changed = true;
+      for (const auto& ev : events) emit(ev, std::nullopt);
       events.clear();
       last_stale = now;
     }
     if (now - last_commit >= options.commit_interval) {
       commit(false);
-      write_state();
+      if (!checkpoint_due) {
+        checkpoint_due = true;
+        checkpoint_due_since = now;
+      }
       last_commit = now;
+    }
+    if (checkpoint_due) {
+      if (checkpoint_allowed()) {
+        write_state();
+        checkpoint_due = false;
+      } else if (now - checkpoint_due_since >= options.checkpoint_wait) {
+        checkpoint_due = false;  // events still in flight: try at the next interval
+      }
     }
     if (now - last_publish >= options.publish_interval) {
       if (market_changed || now - last_publish >= std::chrono::seconds(1)) {
@@ -492,14 +842,28 @@ void LiveService::Impl::run() {
       }
     }
   }
-  // Graceful stop: the batch in hand is applied; commit, persist, flush.
+  // Graceful stop: the batch in hand is applied; wait (bounded) for the
+  // broker to acknowledge the events in flight, commit up to them, persist.
+  while (batch_pos < batch.size()) handle(batch[batch_pos++]);
   run_jobs();
-  commit(true);
-  state_dirty = state_dirty || restored;
-  write_state();
-  if (state_producer && !state_producer->flush(std::chrono::seconds(5))) {
-    spdlog::warn("market state not acknowledged by the broker within 5 s");
+  const auto flush_deadline = Clock::now() + options.stop_flush;
+  while (out_producer && (!outbox->empty() || out_producer->in_flight() > 0) && Clock::now() < flush_deadline) {
+    pump_outputs(std::chrono::milliseconds(20));
   }
+  commit(true);
+  if (checkpoint_allowed()) {
+    state_dirty = state_dirty || restored;
+    write_state();
+    if (state_producer && !state_producer->flush(std::chrono::seconds(2))) {
+      spdlog::warn("market state not acknowledged by the broker within 2 s");
+    }
+  } else {
+    spdlog::warn("{} alert events not acknowledged by the broker at stop: offsets committed only up to the ticks "
+                 "that caused them and no market state written past them; a restart re-reads those ticks and "
+                 "sends the events again with the same (key, seq)",
+                 outbox->size());
+  }
+  if (out_producer) out_producer->purge();  // nothing left for its destructor to wait on
   publish();
   consumer.reset();  // closes the consumer
   stopped = true;

@@ -7,13 +7,18 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cmath>
 #include <csignal>
+#include <thread>
+#include <vector>
 #include <iostream>
 #include <map>
 #include <optional>
 
+#include "riskd/alerts/alertmanager_sink.hpp"
 #include "riskd/alerts/event.hpp"
+#include "riskd/alerts/webhook_sink.hpp"
 #include "riskd/config/config.hpp"
 #include "riskd/daemon/cli.hpp"
 #include "riskd/daemon/commands.hpp"
@@ -48,6 +53,19 @@ server listens. Logs go to stderr.
 )";
 
 const char* k_version = "0.1.0";
+
+/// How long a graceful stop lets the notification sinks drain their queues
+/// (together, in parallel), within the 10 s shutdown budget: the engine's
+/// stop (flush of the alerts topic 2.5 s, market state 2 s) comes first.
+constexpr std::chrono::milliseconds k_sink_drain{2000};
+
+/// Stops every sink with a drain, in parallel so the total stays k_sink_drain.
+void stop_sinks(std::vector<std::unique_ptr<alerts::Sink>>& sinks) {
+  std::vector<std::thread> stoppers;
+  stoppers.reserve(sinks.size());
+  for (auto& sink : sinks) stoppers.emplace_back([&sink] { sink->stop(k_sink_drain); });
+  for (auto& t : stoppers) t.join();
+}
 
 class Backend final : public ApiBackend {
  public:
@@ -192,9 +210,38 @@ int cmd_run(int argc, char** argv) {
     std::unique_ptr<LiveService> service;
     Metrics metrics([&service] { return service ? service->snapshot() : nullptr; }, cfg.metrics.borrower_series,
                     k_version);
+    // Notification sinks: built once the HTTP port is known (Alertmanager's
+    // generatorURL points at the borrower's API route); each has its own
+    // bounded queue and thread, submit() never blocks the engine thread.
+    std::vector<std::unique_ptr<alerts::Sink>> sinks;
+    alerts::Sink* alertmanager = nullptr;
+    // Whatever way this scope ends: the engine thread (which submits to the
+    // sinks) stops first, then the sinks (which count into `metrics`).
+    struct OnExit {
+      std::function<void()> run;
+      ~OnExit() { run(); }
+    } stop_all{[&] {
+      if (service) service->stop();
+      stop_sinks(sinks);
+    }};
+    const alerts::OutcomeCounter count = [&metrics](std::string_view sink, std::string_view outcome) {
+      metrics.notification(sink, outcome);
+    };
     LiveHooks hooks;
-    hooks.on_event = log_event;
+    hooks.on_event = [&sinks](const alerts::AlertEvent& ev) {
+      log_event(ev);
+      for (auto& sink : sinks) sink->submit(ev);
+    };
     hooks.on_tick_latency = [&metrics](double s) { metrics.observe(s); };
+    hooks.on_notification = count;
+    // Alerts still firing from before a restart are not emitted again; only
+    // Alertmanager gets them (same labels and startsAt: the same alert, no
+    // new page) so that it keeps them active. Webhooks are not re-paged.
+    hooks.on_restored_firing = [&alertmanager](const std::vector<alerts::AlertEvent>& firing) {
+      if (alertmanager == nullptr) return;
+      for (const auto& ev : firing) alertmanager->submit(ev);
+      if (!firing.empty()) spdlog::info("alertmanager: {} alerts firing before the restart kept alive", firing.size());
+    };
     service = std::make_unique<LiveService>(cfg, bootstrap, LiveOptions{}, hooks);
 
     boost::asio::io_context ioc(1);
@@ -203,8 +250,31 @@ int cmd_run(int argc, char** argv) {
     http_options.listen = cfg.http.listen;
     HttpServer server(ioc, backend, http_options);
     server.start();
-    service->start();
     const std::string host = cfg.http.listen.substr(0, cfg.http.listen.rfind(':'));
+    const std::string base_url = "http://" + (host.empty() ? std::string("127.0.0.1") : host) + ":" +
+                                 std::to_string(server.port());
+    try {
+      if (cfg.outputs.alertmanager) {
+        alerts::AlertmanagerSinkOptions o;
+        o.url = cfg.outputs.alertmanager->url;
+        o.resend_s = cfg.outputs.alertmanager->resend_s;
+        o.generator_base_url = base_url;
+        sinks.push_back(alerts::make_alertmanager_sink(o, count));
+        alertmanager = sinks.back().get();
+        spdlog::info("alertmanager sink: {} (resend every {} s)", o.url, o.resend_s);
+      }
+      for (std::size_t i = 0; i < cfg.outputs.webhooks.size(); ++i) {
+        alerts::WebhookSinkOptions o;
+        o.url = cfg.outputs.webhooks[i].url;
+        o.timeout_s = cfg.outputs.webhooks[i].timeout_s;
+        sinks.push_back(alerts::make_webhook_sink(o, count));
+        spdlog::info("webhook sink {}: {}", i, o.url);
+      }
+    } catch (const std::invalid_argument& e) {
+      std::cerr << config_path << ": outputs: " << e.what() << '\n';
+      return k_exit_bad_input;
+    }
+    service->start();
     std::cout << "http://" << (host.empty() ? "127.0.0.1" : host) << ':' << server.port() << std::endl;
     spdlog::info("riskd {} serving http://{}:{} (API, /metrics, /healthz, /readyz)", k_version,
                  host.empty() ? "127.0.0.1" : host, server.port());
@@ -239,7 +309,8 @@ int cmd_run(int argc, char** argv) {
     };
     signals.async_wait(on_signal);
     ioc.run();
-    service->stop();
+    service->stop();  // the engine first: no event reaches the sinks after this
+    stop_sinks(sinks);
     spdlog::info("riskd stopped");
     return k_exit_ok;
   } catch (const feeds::KafkaError& e) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <atomic>
 #include <iostream>
 #include <map>
@@ -104,6 +105,7 @@ PartitionListPtr make_list(const std::vector<TopicPartition>& partitions) {
 /// (logs are queued, never spontaneous); delivery reports count into the atomics.
 struct ClientContext {
   ErrorHandler handler;
+  std::function<void(const DeliveryReport&)> delivery_handler;
   std::atomic<std::uint64_t> delivered{0};
   std::atomic<std::uint64_t> failed{0};
 
@@ -380,6 +382,7 @@ void KafkaConsumer::on_error(std::function<void(const std::string&)> handler) {
 struct KafkaProducer::Impl {
   ClientContext context;  // the client's callbacks point here: declared first, destroyed last
   HandlePtr rk;
+  rd_kafka_resp_err_t last_error = RD_KAFKA_RESP_ERR_NO_ERROR;
 };
 
 namespace {
@@ -388,6 +391,18 @@ extern "C" void producer_dr_cb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg
   auto* context = static_cast<ClientContext*>(opaque);
   auto& counter = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? context->delivered : context->failed;
   counter.fetch_add(1, std::memory_order_relaxed);
+  if (context->closing || !context->delivery_handler) return;
+  DeliveryReport report;
+  report.token = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(msg->_private));
+  report.delivered = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (!report.delivered) report.error = rd_kafka_err2str(msg->err);
+  if (msg->rkt != nullptr) report.topic = rd_kafka_topic_name(msg->rkt);
+  report.partition = msg->partition;
+  report.offset = msg->offset;
+  try {
+    context->delivery_handler(report);
+  } catch (...) {  // must not unwind through librdkafka
+  }
 }
 
 }  // namespace
@@ -423,9 +438,9 @@ KafkaProducer::~KafkaProducer() {
 
 bool KafkaProducer::produce(const std::string& topic, const std::optional<std::string>& key,
                             const std::optional<std::string>& value, std::optional<risk::TimeMs> timestamp_ms,
-                            std::optional<std::int32_t> partition) {
+                            std::optional<std::int32_t> partition, std::uint64_t delivery_token) {
   // rd_kafka_produceva rather than producev: same call, without the C-cast macros.
-  std::array<rd_kafka_vu_t, 6> vus{};
+  std::array<rd_kafka_vu_t, 7> vus{};
   vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
   vus[0].u.cstr = topic.c_str();
   vus[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
@@ -440,8 +455,33 @@ bool KafkaProducer::produce(const std::string& topic, const std::optional<std::s
   vus[4].u.mem.size = value ? value->size() : 0;
   vus[5].vtype = RD_KAFKA_VTYPE_TIMESTAMP;  // 0: now
   vus[5].u.i64 = timestamp_ms.value_or(0);
+  vus[6].vtype = RD_KAFKA_VTYPE_OPAQUE;  // comes back as the delivery report's token
+  vus[6].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(delivery_token));
   const ErrorPtr err(rd_kafka_produceva(impl_->rk.get(), vus.data(), vus.size()));
+  impl_->last_error = err ? rd_kafka_error_code(err.get()) : RD_KAFKA_RESP_ERR_NO_ERROR;
   return err == nullptr;
+}
+
+std::string KafkaProducer::last_error() const {
+  return impl_->last_error == RD_KAFKA_RESP_ERR_NO_ERROR ? std::string() : rd_kafka_err2str(impl_->last_error);
+}
+
+bool KafkaProducer::last_error_queue_full() const { return impl_->last_error == RD_KAFKA_RESP_ERR__QUEUE_FULL; }
+
+std::size_t KafkaProducer::in_flight() const {
+  return static_cast<std::size_t>(std::max(0, rd_kafka_outq_len(impl_->rk.get())));
+}
+
+void KafkaProducer::purge() {
+  rd_kafka_t* rk = impl_->rk.get();
+  rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  // Purged messages' reports are queued at once; serve them (bounded).
+  for (int i = 0; i < 20 && rd_kafka_outq_len(rk) > 0; ++i) rd_kafka_poll(rk, 10);
+  rd_kafka_poll(rk, 0);
+}
+
+void KafkaProducer::on_delivery(std::function<void(const DeliveryReport&)> handler) {
+  impl_->context.delivery_handler = std::move(handler);
 }
 
 int KafkaProducer::poll(std::chrono::milliseconds timeout) {
@@ -495,6 +535,30 @@ void MockCluster::create_topic(const std::string& topic, int partitions) {
   const auto err = rd_kafka_mock_topic_create(impl_->cluster.get(), topic.c_str(), partitions, 1);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw KafkaError("mock cluster: cannot create topic " + topic + ": " + rd_kafka_err2str(err));
+  }
+}
+
+void MockCluster::set_partition_leader(const std::string& topic, std::int32_t partition, int broker_id) {
+  const auto err = rd_kafka_mock_partition_set_leader(impl_->cluster.get(), topic.c_str(), partition, broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw KafkaError("mock cluster: cannot move " + topic + " [" + std::to_string(partition) + "] to broker " +
+                     std::to_string(broker_id) + ": " + rd_kafka_err2str(err));
+  }
+}
+
+void MockCluster::set_group_coordinator(const std::string& group_id, int broker_id) {
+  const auto err = rd_kafka_mock_coordinator_set(impl_->cluster.get(), "group", group_id.c_str(), broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw KafkaError("mock cluster: cannot set the coordinator of group " + group_id + ": " + rd_kafka_err2str(err));
+  }
+}
+
+void MockCluster::set_broker_up(int broker_id, bool up) {
+  const auto err = up ? rd_kafka_mock_broker_set_up(impl_->cluster.get(), broker_id)
+                      : rd_kafka_mock_broker_set_down(impl_->cluster.get(), broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw KafkaError("mock cluster: cannot set broker " + std::to_string(broker_id) + (up ? " up: " : " down: ") +
+                     rd_kafka_err2str(err));
   }
 }
 

@@ -1,8 +1,19 @@
 #pragma once
 // The live engine loop of `riskd run`: one thread that owns the Engine (the
 // single writer), consumes the feed and borrowers topics, applies ticks,
-// commits offsets only after applying them, persists the market state, and
-// publishes immutable Snapshots for the HTTP server and metrics.
+// publishes alert events and signals to Kafka, commits offsets only after
+// applying the ticks and the broker acknowledging the events they caused,
+// persists the market state, and publishes immutable Snapshots for the HTTP
+// server and metrics.
+//
+// Delivery (README "Delivery guarantees"): alert events go to
+// `outputs.alerts_topic` through an idempotent producer (acks=all). A feed
+// offset is committed, and a market state naming it written, only once every
+// event of the ticks before it is acknowledged. At start the alerts topic is
+// read to its end and every key's state and seq restored, so seq keeps
+// growing and an alert firing before the restart is not fired again; events
+// already on the topic are not produced again when the ticks after the last
+// market state are re-read.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,12 +40,30 @@ struct LiveOptions {
   std::chrono::milliseconds staleness_interval{1000};
   std::size_t max_batch = 10'000;                   // messages per poll
   std::size_t max_jobs = 64;                        // queued what-if / reload jobs
+  /// Alert events produced and not yet acknowledged at which the engine
+  /// stops consuming ticks (back-pressure on the feed, never loss).
+  std::size_t outbox_capacity = 50'000;
+  /// How long a due market-state write may hold back consumption waiting for
+  /// in-flight events to be acknowledged; past it the write is skipped until
+  /// the next interval.
+  std::chrono::milliseconds checkpoint_wait{200};
+  /// At a graceful stop: how long to wait for in-flight events and signals.
+  std::chrono::milliseconds stop_flush{2500};
 };
 
 /// Observers called on the engine thread; they must not block.
 struct LiveHooks {
   std::function<void(const alerts::AlertEvent&)> on_event;
   std::function<void(double seconds)> on_tick_latency;  // wall clock now - tick ts
+  /// Outcomes of the Kafka outputs, for riskd_alert_notifications_total:
+  /// sink "kafka" (alert events: sent, retried, backpressure, duplicate) and
+  /// "kafka_signals" (sent, failed).
+  std::function<void(std::string_view sink, std::string_view outcome)> on_notification;
+  /// Once, after the start-up restore and before any on_event: the alerts
+  /// the alerts topic shows firing (latest event per key). They are not
+  /// emitted again (on_event never sees them), e.g. for a sink that must
+  /// keep them alive (Alertmanager) without paging anew.
+  std::function<void(const std::vector<alerts::AlertEvent>&)> on_restored_firing;
 };
 
 class LiveService {

@@ -104,6 +104,16 @@ class KafkaConsumer {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The broker's answer for one produced message (a delivery report).
+struct DeliveryReport {
+  std::uint64_t token = 0;  // what produce() was given; 0 when none
+  bool delivered = false;   // true: acknowledged (with acks=all: by every in-sync replica)
+  std::string error;        // why not, when !delivered
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;  // the message's offset when delivered
+};
+
 /// A producer (idempotent when `idempotent`: acks=all, enable.idempotence).
 class KafkaProducer {
  public:
@@ -114,13 +124,25 @@ class KafkaProducer {
 
   /// Enqueues one message (value nullopt: a tombstone). Returns false if the
   /// local queue is full or the topic is unknown; never blocks.
+  /// `delivery_token` comes back in the message's DeliveryReport.
   bool produce(const std::string& topic, const std::optional<std::string>& key,
                const std::optional<std::string>& value, std::optional<risk::TimeMs> timestamp_ms = std::nullopt,
-               std::optional<std::int32_t> partition = std::nullopt);
+               std::optional<std::int32_t> partition = std::nullopt, std::uint64_t delivery_token = 0);
+  /// Why the last produce() returned false (e.g. "Local: Queue full").
+  [[nodiscard]] std::string last_error() const;
+  /// True when the last produce() failed because the local queue was full
+  /// (queue.buffering.max.messages/kbytes): retry after poll() served reports.
+  [[nodiscard]] bool last_error_queue_full() const;
+  /// Messages produced and not yet reported (queued or in flight).
+  [[nodiscard]] std::size_t in_flight() const;
   /// Serves delivery reports; returns the number of events served.
   int poll(std::chrono::milliseconds timeout);
   /// Waits until every message is delivered or `timeout`; false on timeout.
   bool flush(std::chrono::milliseconds timeout);
+  /// Fails every message not yet delivered at once (their reports, with an
+  /// error, are served by this call): for a bounded shutdown when the broker
+  /// does not answer. The destructor then has nothing left to flush.
+  void purge();
   /// Messages delivered / failed so far (delivery reports served by poll/flush).
   [[nodiscard]] std::uint64_t delivered() const;
   [[nodiscard]] std::uint64_t failed() const;
@@ -129,6 +151,9 @@ class KafkaProducer {
   /// librdkafka warnings; without a handler they are written to stderr.
   /// Never called from the destructor.
   void on_error(std::function<void(const std::string&)> handler);
+  /// Called (on the thread calling poll/flush/purge) with every delivery
+  /// report; must not throw. Never called from the destructor.
+  void on_delivery(std::function<void(const DeliveryReport&)> handler);
 
  private:
   struct Impl;
@@ -150,6 +175,16 @@ class MockCluster {
   [[nodiscard]] std::string bootstrap_servers() const;
   /// Creates a topic (replication factor 1); throws KafkaError on failure.
   void create_topic(const std::string& topic, int partitions);
+
+  // Fault injection for tests (brokers are numbered 1..N). Each throws
+  // KafkaError when the mock cluster refuses.
+  /// Moves the leadership of one partition to `broker_id`.
+  void set_partition_leader(const std::string& topic, std::int32_t partition, int broker_id);
+  /// Makes `broker_id` the coordinator of consumer group `group_id` (commits).
+  void set_group_coordinator(const std::string& group_id, int broker_id);
+  /// Disconnects a broker and refuses new connections (false), or lets it
+  /// accept connections again (true). Leadership does not move.
+  void set_broker_up(int broker_id, bool up);
 
  private:
   struct Impl;
