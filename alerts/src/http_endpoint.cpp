@@ -29,8 +29,15 @@ HttpEndpoint parse_http_url(std::string_view url, std::string_view what) {
   out.url = std::string(url);
   out.host = u.host_address();
   if (u.has_port()) {
-    if (u.port().empty() || u.port_number() == 0) reject(what, url, "the port must be 1-65535");
-    out.port = u.port_number();
+    // port_number() wraps values above 65535: check the digits themselves.
+    const std::string_view digits = u.port();
+    unsigned long port = 0;
+    for (const char c : digits) {
+      port = port * 10 + static_cast<unsigned long>(c - '0');
+      if (port > 65535) break;
+    }
+    if (digits.empty() || port == 0 || port > 65535) reject(what, url, "the port must be 1-65535");
+    out.port = static_cast<std::uint16_t>(port);
   }
   out.target = std::string(u.encoded_path());
   if (out.target.empty()) out.target = "/";
