@@ -8,11 +8,13 @@
 
 namespace riskd::daemon {
 
-Engine::Engine(const risk::RiskConfig& config, StalenessClock clock) : book_(config), clock_(clock) {
+Engine::Engine(const risk::RiskConfig& config, StalenessClock clock, EvalMode mode)
+    : mode_(mode), book_(config), clock_(clock) {
   const std::size_t rules = alerts::k_fixed_rules + book_.scenarios().size();
   covenant_alerts_.resize(book_.borrowers().size(), rules);
   stale_.resize(book_.catalog().size());
   last_event_stale_.resize(book_.catalog().size());
+  rebuild_index();
 }
 
 TickResult Engine::apply(std::string_view tick_json, std::optional<risk::TimeMs> fallback_ts_ms,
@@ -66,8 +68,23 @@ void Engine::on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& eve
     has_event_time_ = true;
   }
   const risk::TimeMs now_ms = event_time_ms_;
+  const risk::TimeMs day_before_ms = book_.valuation_day();
   book_.on_series_applied(sid);
   book_.set_valuation_day(risk::valuation_day_ms(now_ms));
+  ++seq_;
+  if (mode_ == EvalMode::indexed) {
+    // A new day moves every date term; a first value changes who is evaluable.
+    if (book_.valuation_day() != day_before_ms || seen_value_[sid] == 0) {
+      seen_value_[sid] = 1;
+      visit_all_ = true;
+      all_dirty_ = true;
+    }
+    changed_seq_[sid] = seq_;
+    if (changed_listed_[sid] == 0) {
+      changed_listed_[sid] = 1;
+      changed_series_.push_back(sid);
+    }
+  }
 
   // A fresh tick resolves the series' staleness.
   if (sid < stale_.size() && stale_[sid].firing && state.stale_after_s) {
@@ -83,6 +100,20 @@ void Engine::on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& eve
     }
   }
 
+  if (mode_ == EvalMode::brute_force) {
+    step_all(now_ms, events);
+  } else {
+    step_indexed(sid, now_ms, events);
+  }
+  if (clock_ == StalenessClock::event_time) check_staleness(now_ms, events);
+  std::vector<alerts::AlertEvent> tick_events(std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(first_new)),
+                                              std::make_move_iterator(events.end()));
+  events.resize(first_new);
+  alerts::sort_by_key(tick_events);
+  std::move(tick_events.begin(), tick_events.end(), std::back_inserter(events));
+}
+
+void Engine::step_all(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events) {
   book_.revalue_all();
   const auto& borrowers = book_.borrowers();
   const auto& results = book_.results();
@@ -91,12 +122,6 @@ void Engine::on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& eve
     covenant_alerts_.evaluate(i, borrowers[i], results[i], book_.scenarios(), book_.config().alerting, now_ms,
                               events);
   }
-  if (clock_ == StalenessClock::event_time) check_staleness(now_ms, events);
-  std::vector<alerts::AlertEvent> tick_events(std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(first_new)),
-                                              std::make_move_iterator(events.end()));
-  events.resize(first_new);
-  alerts::sort_by_key(tick_events);
-  std::move(tick_events.begin(), tick_events.end(), std::back_inserter(events));
 }
 
 void Engine::check_staleness(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events) {
@@ -150,6 +175,7 @@ void Engine::upsert_borrower(const risk::BorrowerSpec& spec) {
     stale_.resize(book_.catalog().size());
     last_event_stale_.resize(book_.catalog().size());
   }
+  rebuild_index();
 }
 
 bool Engine::remove_borrower(std::string_view id) {
@@ -157,6 +183,7 @@ bool Engine::remove_borrower(std::string_view id) {
   if (!i) return false;
   book_.remove(id);
   covenant_alerts_.erase(*i);
+  rebuild_index();
   return true;
 }
 
@@ -174,13 +201,41 @@ bool Engine::restore_series(std::string_view id, double value, risk::TimeMs ts_m
     has_event_time_ = true;
   }
   book_.set_valuation_day(risk::valuation_day_ms(event_time_ms_));
+  if (mode_ == EvalMode::indexed) {
+    // Boxes were computed on the old market: everyone is visited next tick.
+    seen_value_[*sid] = 1;
+    visit_all_ = true;
+    all_dirty_ = true;
+  }
   return true;
 }
 
-void Engine::revalue() { book_.revalue_all(); }
+void Engine::revalue() {
+  if (mode_ == EvalMode::brute_force) {
+    book_.revalue_all();
+  } else {
+    refresh_results();
+  }
+}
 
-// Every applied tick revalues the whole book today, so results are current.
-void Engine::refresh_results() {}
+void Engine::refresh_results() {
+  if (mode_ == EvalMode::brute_force) return;  // every applied tick revalued the whole book
+  if (all_dirty_) {
+    book_.revalue_all();
+    std::fill(eval_seq_.begin(), eval_seq_.end(), seq_);
+    all_dirty_ = false;
+  } else {
+    for (const risk::SeriesId sid : changed_series_) {
+      for (const std::uint32_t i : dependents_[sid]) {
+        if (eval_seq_[i] >= changed_seq_[sid]) continue;
+        book_.revalue_one(i);
+        eval_seq_[i] = seq_;
+      }
+    }
+  }
+  for (const risk::SeriesId sid : changed_series_) changed_listed_[sid] = 0;
+  changed_series_.clear();
+}
 
 void Engine::adopt_market(const Engine& old) {
   const risk::SeriesCatalog& from = old.book_.catalog();
@@ -201,6 +256,7 @@ void Engine::adopt_market(const Engine& old) {
   event_time_ms_ = old.event_time_ms_;
   has_event_time_ = old.has_event_time_;
   if (has_event_time_) book_.set_valuation_day(risk::valuation_day_ms(event_time_ms_));
+  rebuild_index();
 }
 
 std::map<std::string, alerts::RuleState> Engine::alert_states() const {
@@ -231,6 +287,7 @@ void Engine::restore_alert_states(const std::map<std::string, alerts::RuleState>
     const auto it = states.find("feed_stale:" + book_.catalog().state(sid).id);
     if (it != states.end()) stale_[sid] = it->second;
   }
+  visit_all_ = true;  // restored states may not be settled on the current market
 }
 
 std::string Engine::what_if(const risk::Scenario& scenario) const {
@@ -245,6 +302,271 @@ std::string Engine::what_if(const risk::Scenario& scenario) const {
   shocked.revalue_all();
   return result_document(
       shocked, event_time_ms_, [&](std::size_t i) { return conditions_holding(shocked, i); }, 0);
+}
+
+}  // namespace riskd::daemon
+
+namespace riskd::daemon {
+
+// ---------------------------------------------------------------------------
+// The indexed path (EvalMode::indexed). Why it is exact:
+//
+// Every rule's fire and resolve booleans are monotone in each coin price of a
+// borrower that passes monotone_now(): LTV and liquidation LTV never rise
+// and DSCR never falls when a coin price rises (units >= 0, haircut <= 1,
+// debt >= 0, mining income from a BTC-derived hashprice with hashrate and
+// btc_per_ph_day >= 0, debt service >= 0 in every variant, scenario shocks
+// on coins no worse than -100 %); floating point keeps this because every
+// operation on the way (x*y with y >= 0, +, max, D/C) rounds monotonically.
+// So a boolean equal at the box's lowest and highest corner (all coins at
+// f_down resp. f_up times their current value) is constant on the box.
+// After a borrower is stepped, the rule states are settled for its readings
+// (stepping again with the same readings is a no-op) unless a rule is
+// pending under for_s: such borrowers are stepped at every tick. Hence a
+// tick inside every box of a borrower cannot cause an event for it, and the
+// indexed engine emits exactly the brute-force engine's events.
+// ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::uint8_t k_flag_visited = 1;
+constexpr std::uint8_t k_flag_pending = 2;
+constexpr std::uint8_t k_flag_unboxable = 4;
+constexpr std::size_t k_max_boxed_rules = 32;  // readings fit 2 bits a rule in 64 bits
+constexpr double k_max_up_move = 1048576.0;    // a box never reaches past 2^20 times the price
+
+/// Largest g in [0, g_max] with ok(g), for ok true at 0 and monotone
+/// (true then false); only returns values where ok was evaluated true (or 0).
+template <typename Ok>
+double largest_quiet_move(double g_max, Ok&& ok) {
+  if (ok(g_max)) return g_max;
+  double fail = g_max;
+  double g = 0.0;
+  for (;;) {
+    g = fail / 16.0;
+    if (g < 1e-9) return 0.0;
+    if (ok(g)) break;
+    fail = g;
+  }
+  double lo = g;
+  double hi = fail;
+  for (int it = 0; it < 10; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (ok(mid)) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+}  // namespace
+
+void Engine::rebuild_index() {
+  if (mode_ != EvalMode::indexed) return;
+  const auto& borrowers = book_.borrowers();
+  const std::size_t n = borrowers.size();
+  const std::size_t n_series = book_.catalog().size();
+  const std::size_t rules = alerts::k_fixed_rules + book_.scenarios().size();
+  coin_begin_.assign(n + 1, 0);
+  coin_ids_.clear();
+  static_monotone_.assign(n, 0);
+  direct_.assign(n_series, {});
+  dependents_.assign(n_series, {});
+  for (std::size_t i = 0; i < n; ++i) {
+    const risk::CompiledBorrower& b = borrowers[i];
+    const auto idx = static_cast<std::uint32_t>(i);
+    std::vector<risk::SeriesId> coins = b.price_series;
+    if (b.mining && b.mining->derived_from_price &&
+        std::find(coins.begin(), coins.end(), b.mining->series) == coins.end()) {
+      coins.push_back(b.mining->series);
+    }
+    // A series the borrower also reads as a GPU index, rate or hashprice is
+    // not monotone for it: such ticks visit it directly.
+    std::erase_if(coins, [&](risk::SeriesId sid) {
+      return std::binary_search(b.slow_series.begin(), b.slow_series.end(), sid) ||
+             (b.mining && !b.mining->derived_from_price && b.mining->series == sid);
+    });
+    std::sort(coins.begin(), coins.end());
+    for (const risk::SeriesId sid : b.required_series) {
+      dependents_[sid].push_back(idx);
+      if (!std::binary_search(coins.begin(), coins.end(), sid)) direct_[sid].push_back(idx);
+    }
+    bool ok = b.debt_usd >= 0.0 && rules <= k_max_boxed_rules;
+    for (const auto& h : b.crypto) ok = ok && h.units >= 0.0 && h.haircut <= 1.0;
+    if (b.mining && b.mining->derived_from_price) {
+      ok = ok && b.mining->hashrate_ph >= 0.0 && b.mining->btc_per_ph_day >= 0.0;
+    }
+    for (std::size_t k = 0; k < book_.scenarios().size(); ++k) {
+      for (const risk::SeriesId sid : coins) {
+        const risk::ShockOp& op = book_.scenario_ops(k)[sid];
+        ok = ok && !(op.mode == risk::ShockOp::Mode::relative && !(op.amount >= -1.0));
+      }
+    }
+    static_monotone_[i] = ok ? 1 : 0;
+    coin_ids_.insert(coin_ids_.end(), coins.begin(), coins.end());
+    coin_begin_[i + 1] = static_cast<std::uint32_t>(coin_ids_.size());
+  }
+  flags_.assign(n, 0);
+  pending_.clear();
+  unboxable_.clear();
+  index_.reset(n, n_series);
+  seen_value_.assign(n_series, 0);
+  for (risk::SeriesId sid = 0; sid < n_series; ++sid) seen_value_[sid] = book_.catalog().state(sid).has_value ? 1 : 0;
+  eval_seq_.assign(n, 0);
+  changed_seq_.assign(n_series, 0);
+  changed_listed_.assign(n_series, 0);
+  changed_series_.clear();
+  visit_all_ = true;
+  all_dirty_ = true;
+  scratch_result_.stress.resize(book_.scenarios().size());
+  scratch_values_.resize(book_.variant_count());
+}
+
+void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events) {
+  ++stats_.ticks;
+  const std::size_t n = book_.borrowers().size();
+  if (visit_all_) {
+    visit_all_ = false;
+    ++stats_.full_visits;
+    pending_.clear();
+    unboxable_.clear();
+    for (std::size_t i = 0; i < n; ++i) visit(i, now_ms, events);
+    for (std::size_t i = 0; i < n; ++i) {
+      if ((flags_[i] & k_flag_pending) != 0) pending_.push_back(static_cast<std::uint32_t>(i));
+      if ((flags_[i] & k_flag_unboxable) != 0) unboxable_.push_back(static_cast<std::uint32_t>(i));
+    }
+    stats_.visits += n;
+    // Every figure was just recomputed on the market as it stands.
+    all_dirty_ = false;
+    for (const risk::SeriesId s : changed_series_) changed_listed_[s] = 0;
+    changed_series_.clear();
+    return;
+  }
+  visit_list_.clear();
+  index_.collect(sid, book_.values()[sid], visit_list_);
+  visit_list_.insert(visit_list_.end(), direct_[sid].begin(), direct_[sid].end());
+  visit_list_.insert(visit_list_.end(), pending_.begin(), pending_.end());
+  visit_list_.insert(visit_list_.end(), unboxable_.begin(), unboxable_.end());
+  // Every member of pending_ and unboxable_ is visited now, so the new lists
+  // are the visited borrowers that end up in them.
+  pending_.clear();
+  unboxable_.clear();
+  for (const std::uint32_t i : visit_list_) {
+    if ((flags_[i] & k_flag_visited) != 0) continue;
+    flags_[i] |= k_flag_visited;
+    visit(i, now_ms, events);
+    ++stats_.visits;
+    if ((flags_[i] & k_flag_pending) != 0) pending_.push_back(i);
+    if ((flags_[i] & k_flag_unboxable) != 0) unboxable_.push_back(i);
+  }
+  for (const std::uint32_t i : visit_list_) flags_[i] &= static_cast<std::uint8_t>(~k_flag_visited);
+}
+
+void Engine::visit(std::size_t i, risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events) {
+  flags_[i] &= static_cast<std::uint8_t>(~(k_flag_pending | k_flag_unboxable));
+  eval_seq_[i] = seq_;
+  if (!book_.revalue_one(i)) {  // not evaluable: raises nothing, as in brute force
+    index_.clear_box(static_cast<std::uint32_t>(i), coins(i));
+    return;
+  }
+  covenant_alerts_.evaluate(i, book_.borrowers()[i], book_.results()[i], book_.scenarios(), book_.config().alerting,
+                            now_ms, events);
+  classify(i);
+}
+
+bool Engine::monotone_now(std::size_t i) const {
+  if (static_monotone_[i] == 0) return false;
+  for (const risk::SlowTerms& s : book_.slow_terms(i)) {
+    if (!(s.debt_service_usd >= 0.0)) return false;  // also false for NaN
+  }
+  return true;
+}
+
+std::uint64_t Engine::readings_at(std::size_t i, double f, std::span<double> coin_values) {
+  const risk::CompiledBorrower& b = book_.borrowers()[i];
+  const auto cs = coins(i);
+  const std::size_t scenarios = book_.scenarios().size();
+  const auto base = book_.variant_values(0);
+  for (std::size_t k = 0; k < cs.size(); ++k) {
+    const risk::SeriesId c = cs[k];
+    const double q = base[c] * f;
+    coin_values[k] = q;
+    scratch_values_[0][c] = q;
+    for (std::size_t s = 0; s < scenarios; ++s) scratch_values_[1 + s][c] = book_.scenario_ops(s)[c].apply(q);
+  }
+  const auto& slow = book_.slow_terms(i);
+  const risk::Valuer& valuer = book_.valuer();
+  // The same arithmetic as Book::revalue_one (finish() and ratios() share it).
+  const risk::StressRatios r0 = valuer.ratios(b, slow[0], scratch_values_[0]);
+  scratch_result_.figures.ltv = r0.ltv;
+  scratch_result_.figures.liquidation_ltv = r0.liquidation_ltv;
+  scratch_result_.figures.dscr = r0.dscr;
+  for (std::size_t s = 0; s < scenarios; ++s) scratch_result_.stress[s] = valuer.ratios(b, slow[1 + s], scratch_values_[1 + s]);
+  std::uint64_t bits = 0;
+  const std::size_t rules = alerts::k_fixed_rules + scenarios;
+  for (std::size_t r = 0; r < rules; ++r) {
+    const alerts::RuleReading reading = alerts::read_rule(r, scratch_result_, b.covenants, book_.config().alerting);
+    bits |= (static_cast<std::uint64_t>(reading.fire) << (2 * r)) | (static_cast<std::uint64_t>(reading.resolve) << (2 * r + 1));
+  }
+  return bits;
+}
+
+void Engine::classify(std::size_t i) {
+  const auto idx = static_cast<std::uint32_t>(i);
+  const auto cs = coins(i);
+  const auto& states = covenant_alerts_.states(i);
+  if (std::any_of(states.begin(), states.end(), [](const alerts::RuleState& st) { return st.pending; })) {
+    flags_[i] |= k_flag_pending;
+    index_.clear_box(idx, cs);
+    return;
+  }
+  if (!monotone_now(i)) {
+    flags_[i] |= k_flag_unboxable;
+    index_.clear_box(idx, cs);
+    return;
+  }
+  if (cs.empty()) {  // nothing moves it but the ticks that visit it directly
+    index_.clear_box(idx, cs);
+    return;
+  }
+  ++stats_.boxes;
+  for (std::size_t v = 0; v < scratch_values_.size(); ++v) {
+    const auto src = book_.variant_values(v);
+    scratch_values_[v].assign(src.begin(), src.end());
+  }
+  probe_coins_.resize(cs.size());
+  box_low_.resize(cs.size());
+  box_high_.resize(cs.size());
+  const std::uint64_t now_bits = readings_at(i, 1.0, probe_coins_);
+  const double g_down =
+      largest_quiet_move(1.0, [&](double g) { return readings_at(i, 1.0 - g, box_low_) == now_bits; });
+  const double g_up =
+      largest_quiet_move(k_max_up_move, [&](double g) { return readings_at(i, 1.0 + g, box_high_) == now_bits; });
+  // Recompute the corners exactly as the verified probes did.
+  const auto base = book_.variant_values(0);
+  for (std::size_t k = 0; k < cs.size(); ++k) {
+    box_low_[k] = base[cs[k]] * (1.0 - g_down);
+    box_high_[k] = base[cs[k]] * (1.0 + g_up);
+  }
+  index_.set_box(idx, cs, box_low_, box_high_);
+}
+
+IndexStats Engine::index_stats() const {
+  IndexStats s = stats_;
+  s.pending = pending_.size();
+  s.unboxable = unboxable_.size();
+  return s;
+}
+
+std::size_t Engine::index_memory_bytes() const {
+  std::size_t bytes = index_.memory_bytes();
+  bytes += coin_begin_.capacity() * sizeof(std::uint32_t) + coin_ids_.capacity() * sizeof(risk::SeriesId);
+  bytes += static_monotone_.capacity() + flags_.capacity() + eval_seq_.capacity() * sizeof(std::uint64_t);
+  for (const auto& d : direct_) bytes += d.capacity() * sizeof(std::uint32_t);
+  for (const auto& d : dependents_) bytes += d.capacity() * sizeof(std::uint32_t);
+  return bytes;
 }
 
 }  // namespace riskd::daemon

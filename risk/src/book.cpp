@@ -109,33 +109,45 @@ bool Book::evaluable(const CompiledBorrower& b) const {
                      [&](SeriesId sid) { return has_value_[sid] != 0; });
 }
 
-void Book::revalue_all() {
+void Book::refresh_evaluable() {
+  if (!evaluable_stale_ && evaluable_.size() == borrowers_.size()) return;
+  evaluable_.resize(borrowers_.size());
+  for (std::size_t i = 0; i < borrowers_.size(); ++i) evaluable_[i] = evaluable(borrowers_[i]) ? 1 : 0;
+  evaluable_stale_ = false;
+}
+
+bool Book::is_evaluable(std::size_t i) {
+  refresh_evaluable();
+  return evaluable_[i] != 0;
+}
+
+bool Book::revalue_one(std::size_t i) {
+  refresh_evaluable();
+  BorrowerResult& r = results_[i];
+  if (evaluable_[i] == 0) {
+    r.evaluated = false;
+    return false;
+  }
   const std::size_t variants = 1 + scenarios_.size();
-  if (evaluable_stale_ || evaluable_.size() != borrowers_.size()) {
-    evaluable_.resize(borrowers_.size());
-    for (std::size_t i = 0; i < borrowers_.size(); ++i) evaluable_[i] = evaluable(borrowers_[i]) ? 1 : 0;
-    evaluable_stale_ = false;
+  const CompiledBorrower& b = borrowers_[i];
+  std::vector<SlowTerms>& slow = slow_[i];
+  if (gpu_valid_[i] == 0) {
+    for (std::size_t v = 0; v < variants; ++v) valuer_.value_pools(b, values_[v], t_ms_, slow[v]);
+    gpu_valid_[i] = 1;
   }
-  for (std::size_t i = 0; i < borrowers_.size(); ++i) {
-    const CompiledBorrower& b = borrowers_[i];
-    BorrowerResult& r = results_[i];
-    if (evaluable_[i] == 0) {
-      r.evaluated = false;
-      continue;
-    }
-    std::vector<SlowTerms>& slow = slow_[i];
-    if (gpu_valid_[i] == 0) {
-      for (std::size_t v = 0; v < variants; ++v) valuer_.value_pools(b, values_[v], t_ms_, slow[v]);
-      gpu_valid_[i] = 1;
-    }
-    if (ds_valid_[i] == 0) {
-      for (std::size_t v = 0; v < variants; ++v) slow[v].debt_service_usd = valuer_.debt_service_usd(b, values_[v], t_ms_);
-      ds_valid_[i] = 1;
-    }
-    r.figures = valuer_.finish(b, slow[0], values_[0]);
-    for (std::size_t k = 0; k < scenarios_.size(); ++k) r.stress[k] = valuer_.ratios(b, slow[1 + k], values_[1 + k]);
-    r.evaluated = true;
+  if (ds_valid_[i] == 0) {
+    for (std::size_t v = 0; v < variants; ++v) slow[v].debt_service_usd = valuer_.debt_service_usd(b, values_[v], t_ms_);
+    ds_valid_[i] = 1;
   }
+  r.figures = valuer_.finish(b, slow[0], values_[0]);
+  for (std::size_t k = 0; k < scenarios_.size(); ++k) r.stress[k] = valuer_.ratios(b, slow[1 + k], values_[1 + k]);
+  r.evaluated = true;
+  return true;
+}
+
+void Book::revalue_all() {
+  refresh_evaluable();
+  for (std::size_t i = 0; i < borrowers_.size(); ++i) revalue_one(i);
 }
 
 std::size_t Book::upsert(const BorrowerSpec& spec) {

@@ -13,6 +13,7 @@
 #include "riskd/alerts/rules.hpp"
 #include "riskd/risk/book.hpp"
 #include "riskd/risk/market.hpp"
+#include "riskd/risk/trigger_index.hpp"
 
 namespace riskd::daemon {
 
@@ -28,9 +29,33 @@ enum class StalenessClock {
   external,    // run: the caller calls check_staleness with the wall clock
 };
 
+/// How apply() finds the borrowers a tick can change. Both emit the same
+/// events (tests/daemon/test_trigger_index.cpp checks it on random books).
+enum class EvalMode {
+  /// Trigger index (risk/README.md "Trigger index"): a price tick visits only
+  /// the borrowers whose quiet box it leaves, plus those with a rule pending
+  /// under for_s and those the index cannot box; other ticks visit the
+  /// series' dependents; a new day or a series' first value visits everyone.
+  /// Figures of unvisited borrowers are brought up to date by refresh_results().
+  indexed,
+  /// Every applied tick revalues and steps every borrower: O(N) per tick.
+  brute_force,
+};
+
+/// Counters of the indexed path, for benchmarks and tests.
+struct IndexStats {
+  std::uint64_t ticks = 0;         // applied ticks
+  std::uint64_t visits = 0;        // borrower evaluations stepped by ticks
+  std::uint64_t full_visits = 0;   // ticks that visited every borrower
+  std::uint64_t boxes = 0;         // quiet boxes computed
+  std::uint64_t pending = 0;       // borrowers with a rule pending now
+  std::uint64_t unboxable = 0;     // borrowers on the brute-force path now
+};
+
 class Engine {
  public:
-  explicit Engine(const risk::RiskConfig& config, StalenessClock clock = StalenessClock::event_time);
+  explicit Engine(const risk::RiskConfig& config, StalenessClock clock = StalenessClock::event_time,
+                  EvalMode mode = EvalMode::indexed);
 
   /// Decodes, validates and applies one tick; on `applied` re-evaluates the
   /// book and appends the transitions it caused to `events`, sorted by key.
@@ -81,10 +106,57 @@ class Engine {
   /// Alerts firing now, as their latest events, sorted by key.
   [[nodiscard]] std::vector<alerts::AlertEvent> active_alerts() const;
   [[nodiscard]] const alerts::CovenantAlerts& covenant_alerts() const { return covenant_alerts_; }
+  [[nodiscard]] EvalMode mode() const { return mode_; }
+  [[nodiscard]] IndexStats index_stats() const;
+  /// Bytes held by the trigger index and the engine's per-borrower arrays.
+  [[nodiscard]] std::size_t index_memory_bytes() const;
 
  private:
   void count(risk::TickOutcome outcome) { ++counts_[static_cast<std::size_t>(outcome)]; }
   void on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& events);
+  void step_all(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events);
+  void step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events);
+  void visit(std::size_t i, risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events);
+  /// Sizes the index structures for the book as it is; everyone is visited
+  /// on the next applied tick and every figure is refreshed on the next read.
+  void rebuild_index();
+  /// Boxes borrower i after an evaluation, or puts it on the pending or
+  /// brute-force list.
+  void classify(std::size_t i);
+  [[nodiscard]] bool monotone_now(std::size_t i) const;
+  /// Fire/resolve bits of every rule with borrower i's coins at f times
+  /// their current value (2 bits a rule); writes the coin values used.
+  std::uint64_t readings_at(std::size_t i, double f, std::span<double> coin_values);
+  [[nodiscard]] std::span<const risk::SeriesId> coins(std::size_t i) const {
+    return {coin_ids_.data() + coin_begin_[i], coin_ids_.data() + coin_begin_[i + 1]};
+  }
+
+  EvalMode mode_;
+  // Indexed path (unused in brute_force mode). Flat arrays by borrower.
+  risk::TriggerIndex index_;
+  std::vector<std::uint32_t> coin_begin_;          // [borrower + 1]: CSR into coin_ids_
+  std::vector<risk::SeriesId> coin_ids_;           // price series a borrower is boxed on
+  std::vector<std::uint8_t> static_monotone_;      // [borrower]: signs allow a box
+  std::vector<std::vector<std::uint32_t>> direct_;      // [series]: dependents not boxed on it
+  std::vector<std::vector<std::uint32_t>> dependents_;  // [series]: every borrower reading it
+  std::vector<std::uint8_t> flags_;                // [borrower]: k_flag_* bits
+  std::vector<std::uint32_t> pending_;             // borrowers with a rule pending (for_s)
+  std::vector<std::uint32_t> unboxable_;           // borrowers that cannot be boxed now
+  std::vector<std::uint32_t> visit_list_;          // scratch
+  std::vector<std::uint8_t> seen_value_;           // [series]: had a value at the last tick
+  bool visit_all_ = true;                          // next applied tick visits everyone
+  // refresh_results(): figures are current for borrower i iff eval_seq_[i]
+  // >= changed_seq_[s] for each series s it reads.
+  std::uint64_t seq_ = 0;                          // applied ticks and market changes
+  std::vector<std::uint64_t> eval_seq_;            // [borrower]
+  std::vector<std::uint64_t> changed_seq_;         // [series]
+  std::vector<risk::SeriesId> changed_series_;     // changed since the last refresh
+  std::vector<std::uint8_t> changed_listed_;       // [series]: in changed_series_
+  std::vector<double> probe_coins_, box_low_, box_high_;  // scratch, per coin
+  bool all_dirty_ = true;                          // refresh everything
+  std::vector<std::vector<double>> scratch_values_;  // [variant] probe markets
+  risk::BorrowerResult scratch_result_;
+  IndexStats stats_;
 
   risk::Book book_;
   StalenessClock clock_;

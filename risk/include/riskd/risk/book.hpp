@@ -50,6 +50,19 @@ class Book {
   /// Evaluates every borrower whose series all have values, at the current
   /// day and market, reusing slow terms not invalidated since.
   void revalue_all();
+  /// Evaluates borrower `i` alone, exactly as revalue_all() would (same
+  /// caches, same arithmetic); sets results()[i].evaluated to whether it is
+  /// evaluable. Returns that flag. O(1) unless its slow terms are invalid.
+  bool revalue_one(std::size_t i);
+  /// True when every series borrower `i` needs has a value.
+  [[nodiscard]] bool is_evaluable(std::size_t i);
+
+  /// Market variant `v` (0: base, 1 + k: scenario k) by SeriesId.
+  [[nodiscard]] std::span<const double> variant_values(std::size_t v) const { return values_[v]; }
+  [[nodiscard]] std::size_t variant_count() const { return values_.size(); }
+  /// Cached slow terms of borrower `i` per variant; valid after revalue_one(i)
+  /// until the next on_series_applied / set_valuation_day.
+  [[nodiscard]] const std::vector<SlowTerms>& slow_terms(std::size_t i) const { return slow_[i]; }
 
   /// Adds or replaces a borrower (kinds must already be validated), keeping
   /// results of the others. Returns its index.
@@ -73,6 +86,7 @@ class Book {
   void invalidate_all();
   void grow_arrays();
   bool evaluable(const CompiledBorrower& b) const;
+  void refresh_evaluable();
 
   RiskConfig config_;
   SeriesCatalog catalog_;
