@@ -198,16 +198,23 @@ void HttpSinkBase::enqueue_locked(AlertEvent event) {
 }
 
 void HttpSinkBase::wake_locked() {
-  if (wake_posted_.exchange(true)) return;
-  asio::post(io_->ioc, [this] {
-    wake_posted_.store(false);
-    io_->wake.cancel();
-  });
+  // Only an idle executor needs a wake-up: while it delivers or backs off it
+  // looks at the queue again by itself, so a submit then costs no syscall.
+  if (!idle_) return;
+  idle_ = false;
+  asio::post(io_->ioc, [this] { io_->wake.cancel(); });
 }
 
 asio::awaitable<void> HttpSinkBase::wait_for_work(SteadyClock::time_point until) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!queue_.empty()) co_return;
+    idle_ = true;  // from here a submit posts a wake-up; the wait starts before it can run
+  }
   io_->wake.expires_at(until);
   co_await io_->wake.async_wait(k_use);
+  std::lock_guard lock(mutex_);
+  idle_ = false;
 }
 
 asio::awaitable<void> HttpSinkBase::sleep_for(milliseconds delay) {

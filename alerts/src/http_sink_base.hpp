@@ -92,7 +92,8 @@ class HttpSinkBase : public Sink {
   [[nodiscard]] bool accepting_locked() const { return accepting_; }
 
   // --- executor side ---
-  /// Waits until woken by a submit, a stop, or `until`.
+  /// Waits until woken by a submit, a stop, or `until`; returns at once if
+  /// the queue holds events.
   boost::asio::awaitable<void> wait_for_work(SteadyClock::time_point until);
   boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds delay);
   [[nodiscard]] bool draining() const { return draining_; }
@@ -117,7 +118,7 @@ class HttpSinkBase : public Sink {
   std::string name_;
   OutcomeCounter count_;
   bool accepting_ = true;
-  std::atomic<bool> wake_posted_{false};
+  bool idle_ = false;  // under mutex_: the executor waits for work and needs a wake-up
   std::atomic<std::uint64_t> dropped_unlogged_{0};
   std::uint64_t dropped_total_ = 0;  // executor thread
   std::size_t in_flight_ = 0;        // executor thread; read after join
