@@ -14,9 +14,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -29,9 +31,11 @@
 #include <vector>
 
 #include "riskd/alerts/event.hpp"
+#include "riskd/daemon/stream_hub.hpp"
 #include "riskd/risk/json_text.hpp"
 #include "riskd/risk/market.hpp"
 #include "riskd/risk/model.hpp"
+#include "web_assets.hpp"
 #pragma GCC diagnostic pop
 
 namespace riskd::daemon {
@@ -39,6 +43,7 @@ namespace riskd::daemon {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 // ---------------------------------------------------------------------------
@@ -127,6 +132,11 @@ constexpr std::size_t k_max_path_segments = 8;
 constexpr std::size_t k_linger_bytes = 1024 * 1024;           // drained after an error answer, at most
 constexpr std::chrono::milliseconds k_linger_timeout{2'000};  // ... and for at most this long
 constexpr std::chrono::milliseconds k_accept_retry{100};      // after an accept error (EMFILE...)
+constexpr std::size_t k_stream_read_max = 4096;               // client frames are read and ignored
+// The dashboard's page only talks to its own origin; nothing is framed or inlined.
+constexpr std::string_view k_page_csp =
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 risk::TimeMs wall_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -165,10 +175,9 @@ bool valid_borrower_id(std::string_view id) {
 }
 
 // ---------------------------------------------------------------------------
-// Routing: one table. A later WebSocket (`/api/v1/stream`) and dashboard (`/`)
-// are new rows and new cases in Handler::respond.
+// Routing: one table; each row a case in Session::respond.
 
-enum class Route { healthz, readyz, metrics, borrowers, borrower, alerts, series, what_if };
+enum class Route { healthz, readyz, metrics, borrowers, borrower, alerts, series, what_if, stream, index, asset };
 
 enum class Methods { get, post };  // get: GET and HEAD
 
@@ -179,7 +188,10 @@ struct RouteEntry {
   Methods methods;
 };
 
-constexpr std::array<RouteEntry, 8> k_routes = {{
+constexpr std::array<RouteEntry, 11> k_routes = {{
+    {{}, 0, Route::index, Methods::get},
+    {{"assets", "{}"}, 2, Route::asset, Methods::get},
+    {{"api", "v1", "stream"}, 3, Route::stream, Methods::get},
     {{"healthz"}, 1, Route::healthz, Methods::get},
     {{"readyz"}, 1, Route::readyz, Methods::get},
     {{"metrics"}, 1, Route::metrics, Methods::get},
@@ -230,9 +242,16 @@ struct Reply {
   std::string body;
   std::string_view allow;  // for 405
   bool close = false;      // close the connection after it
+  bool page = false;       // a dashboard file: security headers (CSP, nosniff)
+  bool upgrade = false;    // 426: names the protocol to upgrade to
 };
 
-Reply json_reply(http::status status, std::string body) { return {status, k_json, std::move(body), {}, false}; }
+Reply json_reply(http::status status, std::string body) {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
 Reply error_reply(http::status status, std::string_view message) { return json_reply(status, error_json(message)); }
 
 /// Checks the what-if body is `{"shocks": {...}}`; empty string when it is, else why not.
@@ -250,8 +269,39 @@ std::string check_what_if_body(const std::string& body) {
   return {};
 }
 
+/// One compiled-in dashboard file, or 404.
+Reply asset_reply(std::string_view name) {
+  for (const WebAsset& a : web_assets()) {
+    if (a.name == name) {
+      Reply r;
+      r.content_type = a.content_type;
+      r.body = std::string(a.body);
+      r.page = true;
+      return r;
+    }
+  }
+  return error_reply(http::status::not_found, "no such file");
+}
+
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+
+/// A browser's WebSocket must come from a page this server served: Origin, when
+/// present, must name the Host the request was sent to (refuses cross-site
+/// WebSocket hijacking; non-browser clients send no Origin). Behind a proxy
+/// that rewrites Host, have it pass the original Host through.
+bool same_origin(const Request& req) {
+  const std::string_view origin = req[http::field::origin];
+  if (origin.empty()) return true;
+  std::string_view rest = origin;
+  for (const std::string_view scheme : {"http://", "https://"}) {
+    if (rest.size() > scheme.size() && beast::iequals(rest.substr(0, scheme.size()), scheme)) {
+      rest.remove_prefix(scheme.size());
+      return beast::iequals(rest, req[http::field::host]);
+    }
+  }
+  return false;  // "null" (file://, sandboxed) and other schemes
+}
 
 }  // namespace
 
@@ -261,6 +311,7 @@ using Response = http::response<http::string_body>;
 namespace {
 
 class Session;
+class StreamSession;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(asio::io_context& ioc_in, ApiBackend& backend_in, HttpServerOptions options_in)
@@ -268,7 +319,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
         backend(backend_in),
         options(std::move(options_in)),
         acceptor(asio::make_strand(ioc_in)),
-        accept_retry(acceptor.get_executor()) {
+        accept_retry(acceptor.get_executor()),
+        watch_timer(asio::make_strand(ioc_in)) {
     const tcp::endpoint endpoint = parse_listen(options.listen);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -280,6 +332,29 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   void do_accept();
   void on_accept(boost::system::error_code ec, tcp::socket socket);
   void stop();
+  /// The stream watcher: every stream_poll_interval, fan_out().
+  void watch();
+  /// If the backend has a new snapshot: remember it and, when clients are
+  /// connected, build the messages from the last one once and deliver them.
+  void fan_out();
+
+  /// Registers a stream client for fan-out and stop(). Returns false once
+  /// stopping; else true and the snapshot the client must start from (null:
+  /// none yet; the watcher's first fan-out sends it the result document).
+  std::pair<bool, SnapshotPtr> add_stream(StreamSession* key, const std::shared_ptr<StreamSession>& stream) {
+    std::lock_guard lock(mutex);
+    if (stopping) return {false, nullptr};
+    streams.emplace(key, stream);
+    return {true, streamed};
+  }
+  void remove_stream(StreamSession* key) {
+    std::lock_guard lock(mutex);
+    streams.erase(key);
+  }
+  std::size_t stream_count() {
+    std::lock_guard lock(mutex);
+    return streams.size();
+  }
 
   /// Registers a session for stop(); false once stopping (the caller closes it).
   bool add_session(Session* key, const std::shared_ptr<Session>& session) {
@@ -304,10 +379,14 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   asio::steady_timer accept_retry;
   std::uint16_t bound_port = 0;
   std::atomic<std::size_t> open_connections{0};
+  asio::steady_timer watch_timer;  // the stream watcher, on its own strand
+  std::atomic<std::uint64_t> streams_dropped{0};
 
-  std::mutex mutex;  // guards the two below; never held across I/O
+  std::mutex mutex;  // guards the four below; never held across I/O
   bool stopping = false;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<StreamSession*, std::weak_ptr<StreamSession>> streams;
+  SnapshotPtr streamed;  // the snapshot the stream clients have been brought to
 };
 
 // ---------------------------------------------------------------------------
@@ -403,8 +482,13 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (...) {
       reply = error_reply(http::status::internal_server_error, "internal error");
     }
+    if (upgrade_) return hand_over_to_stream();
     if (!waiting_what_if_) send(std::move(reply));
   }
+
+  /// The request was a valid WebSocket upgrade: the socket moves to a
+  /// StreamSession and this session ends.
+  void hand_over_to_stream();
 
   /// Routes the request. Sets waiting_what_if_ instead of answering for an
   /// accepted what-if.
@@ -435,7 +519,11 @@ class Session : public std::enable_shared_from_this<Session> {
                           ready_json(snap.get()));
       }
       case Route::metrics:
-        return {http::status::ok, k_prometheus_text, backend.metrics_text(), {}, false};
+      {
+        Reply r = json_reply(http::status::ok, backend.metrics_text());
+        r.content_type = k_prometheus_text;
+        return r;
+      }
       case Route::borrowers:
       case Route::borrower:
       case Route::alerts:
@@ -454,6 +542,21 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       }
       case Route::what_if: return start_what_if();
+      case Route::stream: {
+        if (!websocket::is_upgrade(request_)) {
+          Reply r = error_reply(http::status::upgrade_required,
+                                "/api/v1/stream is a WebSocket: send GET with Upgrade: websocket");
+          r.upgrade = true;
+          return r;
+        }
+        if (!same_origin(request_)) {
+          return error_reply(http::status::forbidden, "cross-origin WebSocket refused: Origin must match Host");
+        }
+        upgrade_ = true;
+        return {};
+      }
+      case Route::index: return asset_reply("index.html");
+      case Route::asset: return asset_reply(match.param);
     }
     return error_reply(http::status::not_found, "no such route");
   }
@@ -513,6 +616,12 @@ class Session : public std::enable_shared_from_this<Session> {
     res.set(http::field::content_type, reply.content_type);
     res.set(http::field::cache_control, "no-store");
     if (!reply.allow.empty()) res.set(http::field::allow, reply.allow);
+    res.set("X-Content-Type-Options", "nosniff");
+    if (reply.page) {
+      res.set("Content-Security-Policy", k_page_csp);
+      res.set("Referrer-Policy", "no-referrer");
+    }
+    if (reply.upgrade) res.set(http::field::upgrade, "websocket");
     res.keep_alive(!reply.close && request_.keep_alive() && !server_->is_stopping());
     res.body() = std::move(reply.body);
     res.prepare_payload();
@@ -603,12 +712,240 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<char> scratch_;
   std::size_t linger_budget_ = 0;
   bool waiting_what_if_ = false;
+  bool upgrade_ = false;
   bool close_after_write_ = false;
   bool linger_after_write_ = false;
   bool closed_ = false;
 };
 
 // ---------------------------------------------------------------------------
+// One WebSocket client of /api/v1/stream. Every handler runs on its strand.
+// Writes go one at a time from a bounded backlog; a read loop keeps the
+// connection's control frames (ping, pong, close) flowing and ignores data.
+
+class StreamSession : public std::enable_shared_from_this<StreamSession> {
+ public:
+  StreamSession(tcp::socket socket, std::shared_ptr<ServerCore> server)
+      : server_(std::move(server)),
+        ws_(std::move(socket)),
+        strand_(ws_.get_executor()),
+        close_timer_(strand_),
+        backlog_(server_->options.stream_backlog_messages, server_->options.stream_backlog_bytes) {
+    ++server_->open_connections;
+    boost::system::error_code ec;
+    const tcp::endpoint peer = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+    if (!ec) peer_ = peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
+  ~StreamSession() {
+    server_->remove_stream(this);
+    --server_->open_connections;
+  }
+  StreamSession(const StreamSession&) = delete;
+  StreamSession& operator=(const StreamSession&) = delete;
+
+  /// Answers the upgrade `request` (101) and starts streaming.
+  void start(Request request) {
+    asio::dispatch(strand_, [self = shared_from_this(), request = std::move(request)]() mutable {
+      self->guarded([&] { self->accept(std::move(request)); });
+    });
+  }
+
+  /// From any thread: queues `messages` in order (the same payloads go to every client).
+  void deliver(std::shared_ptr<const std::vector<StreamMessage>> messages) {
+    asio::post(strand_, [self = shared_from_this(), messages = std::move(messages)] {
+      self->guarded([&] {
+        for (const StreamMessage& m : *messages) {
+          if (!self->enqueue(m)) break;
+        }
+      });
+    });
+  }
+
+  /// From any thread: close frame 1001, then the socket.
+  void shut_down_from_any_thread() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->guarded([&] { self->begin_close(websocket::close_code::going_away, "server shutting down"); });
+    });
+  }
+
+ private:
+  void accept(Request request) {
+    request_ = std::move(request);
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts below take over
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = server_->options.write_timeout;
+    timeouts.idle_timeout = server_->options.stream_idle_timeout;
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "riskd"); }));
+    ws_.read_message_max(k_stream_read_max);
+    ws_.async_accept(request_, [self = shared_from_this()](boost::system::error_code ec) {
+      self->guarded([&] { self->on_accept(ec); });
+    });
+  }
+
+  void on_accept(boost::system::error_code ec) {
+    request_ = {};
+    if (ec || closing_) return finish();
+    auto [registered, start_from] = server_->add_stream(this, shared_from_this());
+    if (!registered) return begin_close(websocket::close_code::going_away, "server shutting down");
+    do_read();
+    if (start_from) enqueue(std::make_shared<const std::string>(start_from->result_document()));
+  }
+
+  void do_read() {
+    ws_.async_read(read_buffer_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->guarded([&] {
+        if (ec) return self->finish();  // closed by the peer, idle timeout, or our own close done
+        self->read_buffer_.clear();
+        self->do_read();
+      });
+    });
+  }
+
+  /// False when the client is being closed (now or before).
+  bool enqueue(const StreamMessage& message) {
+    if (closing_ || closed_) return false;
+    if (!backlog_.push(message)) {
+      server_->streams_dropped.fetch_add(1);
+      const std::string reason = "client too slow: backlog over " +
+                                 std::to_string(server_->options.stream_backlog_messages) + " messages or " +
+                                 std::to_string(server_->options.stream_backlog_bytes) + " bytes";
+      try {
+        spdlog::warn("stream: dropping client {}: {} ({} messages, {} bytes queued)", peer_, reason, backlog_.size(),
+                     backlog_.bytes());
+      } catch (...) {  // logging must not stop the drop
+      }
+      begin_close(websocket::close_code::policy_error, reason);
+      return false;
+    }
+    if (!writing_) do_write();
+    return true;
+  }
+
+  void do_write() {
+    in_flight_ = backlog_.pop();
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(*in_flight_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->guarded([&] { self->on_write(ec); });
+    });
+  }
+
+  void on_write(boost::system::error_code ec) {
+    writing_ = false;
+    in_flight_.reset();
+    if (ec) return finish();
+    if (closing_) return do_close();
+    if (!backlog_.empty()) do_write();
+  }
+
+  /// Starts the closing handshake with `code` and `reason` once the write in
+  /// flight (if any) is done; the socket is closed after stream_close_timeout
+  /// in any case.
+  void begin_close(websocket::close_code code, std::string reason) {
+    if (closing_ || closed_) return;
+    closing_ = true;
+    backlog_.clear();
+    close_reason_ = websocket::close_reason(code, reason);
+    close_timer_.expires_after(server_->options.stream_close_timeout);
+    close_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->guarded([&] { self->finish(); });
+    });
+    if (!ws_.is_open()) return finish();  // before the handshake: nothing to say
+    if (!writing_) do_close();
+  }
+
+  void do_close() {
+    ws_.async_close(close_reason_, [self = shared_from_this()](boost::system::error_code) {
+      self->guarded([&] { self->finish(); });
+    });
+  }
+
+  /// Closes the socket; pending operations complete aborted. Idempotent.
+  void finish() {
+    if (closed_) return;
+    closed_ = true;
+    closing_ = true;
+    close_timer_.cancel();
+    backlog_.clear();
+    server_->remove_stream(this);
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close();
+  }
+
+  template <typename F>
+  void guarded(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      try {
+        finish();
+      } catch (...) {  // nothing left to do
+      }
+    }
+  }
+
+  std::shared_ptr<ServerCore> server_;
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::tcp_stream::executor_type strand_;
+  asio::steady_timer close_timer_;
+  Request request_;  // the upgrade request, until the handshake is done
+  beast::flat_buffer read_buffer_;
+  StreamBacklog backlog_;
+  StreamMessage in_flight_;  // the payload async_write is sending
+  websocket::close_reason close_reason_;
+  std::string peer_ = "?";
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+};
+
+void Session::hand_over_to_stream() {
+  closed_ = true;  // this session does nothing more; the socket moves on
+  timer_.cancel();
+  auto stream = std::make_shared<StreamSession>(stream_.release_socket(), server_);
+  stream->start(std::move(request_));
+}
+
+// ---------------------------------------------------------------------------
+
+void ServerCore::watch() {
+  watch_timer.expires_after(options.stream_poll_interval);
+  watch_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->is_stopping()) return;
+    try {
+      self->fan_out();
+    } catch (const std::exception& e) {  // e.g. bad_alloc: skip this round, the next one catches up
+      try {
+        spdlog::error("stream: fan-out failed: {}", e.what());
+      } catch (...) {
+      }
+    }
+    self->watch();
+  });
+}
+
+void ServerCore::fan_out() {
+  const SnapshotPtr next = backend.snapshot();
+  if (!next) return;
+  SnapshotPtr prev;
+  std::vector<std::shared_ptr<StreamSession>> clients;
+  {
+    std::lock_guard lock(mutex);
+    if (streamed == next) return;
+    prev = std::exchange(streamed, next);
+    for (auto& [key, weak] : streams) {
+      if (auto s = weak.lock()) clients.push_back(std::move(s));
+    }
+  }
+  if (clients.empty()) return;
+  auto messages = std::make_shared<const std::vector<StreamMessage>>(stream_messages(prev.get(), *next));
+  if (messages->empty()) return;
+  for (auto& c : clients) c->deliver(messages);
+}
 
 void ServerCore::do_accept() {
   acceptor.async_accept(asio::make_strand(ioc),
@@ -644,13 +981,20 @@ void ServerCore::on_accept(boost::system::error_code ec, tcp::socket socket) {
 
 void ServerCore::stop() {
   std::vector<std::shared_ptr<Session>> open;
+  std::vector<std::shared_ptr<StreamSession>> open_streams;
   {
     std::lock_guard lock(mutex);
     stopping = true;
     for (auto& [key, weak] : sessions) {
       if (auto s = weak.lock()) open.push_back(std::move(s));
     }
+    for (auto& [key, weak] : streams) {
+      if (auto s = weak.lock()) open_streams.push_back(std::move(s));
+    }
+    streamed.reset();
   }
+  asio::post(watch_timer.get_executor(), [self = shared_from_this()] { self->watch_timer.cancel(); });
+  for (auto& s : open_streams) s->shut_down_from_any_thread();
   asio::post(acceptor.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ignored;
     self->acceptor.close(ignored);
@@ -677,6 +1021,9 @@ HttpServer::~HttpServer() {
 
 void HttpServer::start() {
   asio::post(impl_->core->acceptor.get_executor(), [core = impl_->core] { core->do_accept(); });
+  asio::post(impl_->core->watch_timer.get_executor(), [core = impl_->core] {
+    if (!core->is_stopping()) core->watch();
+  });
 }
 
 void HttpServer::stop() { impl_->core->stop(); }
@@ -684,5 +1031,9 @@ void HttpServer::stop() { impl_->core->stop(); }
 std::uint16_t HttpServer::port() const { return impl_->core->bound_port; }
 
 std::size_t HttpServer::connections() const { return impl_->core->open_connections.load(); }
+
+std::size_t HttpServer::stream_clients() const { return impl_->core->stream_count(); }
+
+std::uint64_t HttpServer::stream_clients_dropped() const { return impl_->core->streams_dropped.load(); }
 
 }  // namespace riskd::daemon

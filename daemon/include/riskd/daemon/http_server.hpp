@@ -12,6 +12,10 @@
 //   GET  /api/v1/alerts           active alert events (JSON array)
 //   GET  /api/v1/series           per-series state (JSON array, see series_json)
 //   POST /api/v1/what-if          {"shocks": {...}} forwarded to backend.what_if
+//   GET  /api/v1/stream           WebSocket (stream_hub.hpp has the messages); a
+//                                 plain GET gets 426, a cross-origin one 403
+//   GET  /                        the dashboard page; GET /assets/{file} its files
+//                                 (compiled in from daemon/web; 404 if unknown)
 // API routes answer 503 {"error":"starting"} before the first snapshot.
 // Errors are JSON {"error": "..."}: 400 bad request / bad what-if JSON, 404
 // unknown route or borrower, 405 wrong method (with Allow), 413 body over the
@@ -23,6 +27,18 @@
 // 256 concurrent connections (further ones are closed at once). One request
 // at a time per connection (no pipelining in flight). `Expect: 100-continue`
 // is answered once the header is accepted.
+//
+// The stream: one watcher polls backend.snapshot() every stream_poll_interval
+// and, when the version changed and clients are connected, builds the
+// messages once (stream_messages) and hands the same payloads to every
+// client. Each client has a bounded backlog (stream_backlog_messages /
+// _bytes); a client whose backlog would overflow is dropped: close code 1008
+// "client too slow: ...", a warning in the log, stream_clients_dropped()
+// counts it. The server pings an idle client every stream_idle_timeout / 2
+// and closes one that has not answered within stream_idle_timeout. Client
+// frames are read and ignored (at most 4 KiB each). stop() sends every
+// stream a close frame 1001 "server shutting down" (if the io_context still
+// runs), and closes its socket after at most stream_close_timeout.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -66,7 +82,12 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{10'000};   // whole request, and keep-alive idle
   std::chrono::milliseconds write_timeout{10'000};
   std::chrono::milliseconds what_if_timeout{5'000};
-  std::size_t max_connections = 256;
+  std::size_t max_connections = 256;  // HTTP and WebSocket together
+  std::size_t stream_backlog_messages = 100'000;         // per client, not yet written
+  std::size_t stream_backlog_bytes = 64 * 1024 * 1024;   // per client, not yet written
+  std::chrono::milliseconds stream_poll_interval{50};    // snapshots come at most every 100 ms
+  std::chrono::milliseconds stream_idle_timeout{30'000};  // ping at half; close if silent this long
+  std::chrono::milliseconds stream_close_timeout{2'000};  // closing handshake, then the socket goes
 };
 
 class HttpServer {
@@ -90,8 +111,12 @@ class HttpServer {
 
   /// The bound port (the real one when the options said 0).
   [[nodiscard]] std::uint16_t port() const;
-  /// Connections open now.
+  /// Connections open now (HTTP and WebSocket).
   [[nodiscard]] std::size_t connections() const;
+  /// WebSocket stream clients connected now.
+  [[nodiscard]] std::size_t stream_clients() const;
+  /// Stream clients dropped so far because their backlog overflowed.
+  [[nodiscard]] std::uint64_t stream_clients_dropped() const;
 
  private:
   struct Impl;

@@ -1,0 +1,49 @@
+#include "riskd/daemon/stream_hub.hpp"
+
+#include <utility>
+
+namespace riskd::daemon {
+
+std::vector<StreamMessage> stream_messages(const Snapshot* prev, const Snapshot& next) {
+  const auto same_book = [&] {
+    if (prev->borrowers.size() != next.borrowers.size()) return false;
+    for (std::size_t i = 0; i < next.borrowers.size(); ++i) {
+      if (prev->borrowers[i].id != next.borrowers[i].id) return false;
+    }
+    return true;
+  };
+  std::vector<StreamMessage> out;
+  if (prev == nullptr || !same_book()) {
+    out.push_back(std::make_shared<const std::string>(next.result_document()));
+    return out;
+  }
+  for (std::size_t i = 0; i < next.borrowers.size(); ++i) {
+    if (prev->borrowers[i].json != next.borrowers[i].json) {
+      out.push_back(std::make_shared<const std::string>(next.borrowers[i].json));
+    }
+  }
+  return out;
+}
+
+bool StreamBacklog::push(StreamMessage message) {
+  const std::size_t size = message ? message->size() : 0;
+  if (!queue_.empty() && (queue_.size() + 1 > max_messages_ || bytes_ + size > max_bytes_)) return false;
+  bytes_ += size;
+  queue_.push_back(std::move(message));
+  return true;
+}
+
+StreamMessage StreamBacklog::pop() {
+  if (queue_.empty()) return nullptr;
+  StreamMessage m = std::move(queue_.front());
+  queue_.pop_front();
+  bytes_ -= m ? m->size() : 0;
+  return m;
+}
+
+void StreamBacklog::clear() {
+  queue_.clear();
+  bytes_ = 0;
+}
+
+}  // namespace riskd::daemon
