@@ -330,7 +330,20 @@ void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
   } else {
     tick_log.warn("{}[{}]@{}: {}: {}", msg.topic, msg.partition, msg.offset, risk::to_string(r.outcome), r.error);
   }
-  for (const auto& ev : events) emit(ev, FeedPosition{msg.topic, msg.partition, msg.offset});
+  for (auto& ev : events) {
+    if (ev.key.empty() && !r.series.empty()) {
+      // A feed_stale resolution for a state restored at start: the engine
+      // does not restore the last event it copies the key from (engine.hpp
+      // restore_alert_states); the resolving tick's series names it.
+      ev.key = "feed_stale:" + r.series;
+      ev.rule = ev.key;
+      ev.severity = alerts::Severity::warning;
+      if (const auto sid = engine->book().catalog().find(r.series)) {
+        ev.threshold = engine->book().catalog().state(*sid).stale_after_s.value_or(0.0);
+      }
+    }
+    emit(ev, FeedPosition{msg.topic, msg.partition, msg.offset});
+  }
   events.clear();
   if (r.outcome == risk::TickOutcome::applied) collect_signals();
 }
@@ -553,6 +566,19 @@ void LiveService::Impl::restore_alerts() {
     std::uint64_t seq = 0;
   };
   std::map<std::string, alerts::AlertEvent> latest_event;
+  if (!checkpoint_alerts && !state_found) {
+    // No market state: if no feed offset was ever committed either, the feeds
+    // are read from the beginning and derive every event again: start from
+    // fresh alert states and skip the events already on the topic.
+    std::vector<feeds::TopicPartition> feed_parts;
+    for (const auto& t : config.feeds.topics) {
+      for (const std::int32_t p : consumer->partitions(t, k_metadata_timeout)) feed_parts.push_back({t, p, 0});
+    }
+    const auto committed_now = consumer->committed(feed_parts, k_metadata_timeout);
+    if (std::none_of(committed_now.begin(), committed_now.end(), [](const auto& tp) { return tp.offset >= 0; })) {
+      checkpoint_alerts.emplace();
+    }
+  }
   std::map<std::string, Seen> latest;
   std::map<std::string, Seen> at_checkpoint;
   std::size_t invalid = 0;
@@ -630,7 +656,9 @@ void LiveService::Impl::restore_alerts() {
   }
   const auto firing = std::count_if(states.begin(), states.end(), [](const auto& kv) { return kv.second.firing; });
   spdlog::info("alert state restored from '{}': {} keys, {} firing{}; {} events after it to derive again{}", topic,
-               states.size(), firing, checkpoint_alerts ? " (as of the market state)" : " (latest event per key)",
+               states.size(), firing, !checkpoint_alerts           ? " (latest event per key)"
+               : checkpoint_alerts->empty() ? " (none: the feeds are read from the beginning)"
+                                            : " (as of the market state)",
                after_checkpoint, invalid > 0 ? ", " + std::to_string(invalid) + " invalid messages ignored" : "");
 }
 
@@ -820,7 +848,10 @@ void LiveService::Impl::run() {
       last_stale = now;
     }
     if (now - last_commit >= options.commit_interval) {
-      commit(false);
+      // With a state topic, offsets are committed with the market state (so
+      // a restart that finds no state finds no commit either and re-reads
+      // the feeds from the beginning); without one, gated, every interval.
+      if (!state_producer) commit(false);
       if (!checkpoint_due) {
         checkpoint_due = true;
         checkpoint_due_since = now;
@@ -829,6 +860,7 @@ void LiveService::Impl::run() {
     }
     if (checkpoint_due) {
       if (checkpoint_allowed()) {
+        commit(false);
         write_state();
         checkpoint_due = false;
       } else if (now - checkpoint_due_since >= options.checkpoint_wait) {
@@ -867,7 +899,7 @@ void LiveService::Impl::run() {
   publish();
   consumer.reset();  // closes the consumer
   stopped = true;
-  spdlog::info("engine thread stopped: offsets committed, market state written");
+  spdlog::info("engine thread stopped");
 }
 
 }  // namespace riskd::daemon
