@@ -426,3 +426,53 @@ TEST_CASE("riskd broker and riskd feed answer --help with exit 0 and bad usage w
     CHECK(child.wait(5s) == 2);
   }
 }
+
+TEST_CASE("delivery reports carry the produce token and offset; with the leader down purge fails what is held") {
+  MockCluster cluster(2);
+  cluster.create_topic("dr", 1);
+  cluster.set_partition_leader("dr", 0, 2);
+  KafkaProducer producer(cluster.bootstrap_servers(), {{"queue.buffering.max.messages", "2"}}, true);
+  producer.on_error([](const std::string&) {});
+  std::vector<riskd::feeds::DeliveryReport> reports;
+  producer.on_delivery([&](const riskd::feeds::DeliveryReport& r) { reports.push_back(r); });
+  REQUIRE(producer.produce("dr", "k", "v1", std::nullopt, std::nullopt, 7));
+  REQUIRE(producer.produce("dr", "k", "v2", std::nullopt, std::nullopt, 8));
+  REQUIRE(producer.flush(k_wait));
+  REQUIRE(reports.size() == 2);
+  CHECK(reports[0].token == 7);
+  CHECK(reports[1].token == 8);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(reports[i].delivered);
+    CHECK(reports[i].error.empty());
+    CHECK(reports[i].topic == "dr");
+    CHECK(reports[i].partition == 0);
+    CHECK(reports[i].offset == static_cast<std::int64_t>(i));
+  }
+
+  cluster.set_broker_up(2, false);
+  REQUIRE(producer.produce("dr", "k", "v3", std::nullopt, std::nullopt, 9));
+  REQUIRE(producer.produce("dr", "k", "v4", std::nullopt, std::nullopt, 10));
+  CHECK_FALSE(producer.produce("dr", "k", "v5", std::nullopt, std::nullopt, 11));  // queue of 2 is full
+  CHECK(producer.last_error_queue_full());
+  CHECK_FALSE(producer.last_error().empty());
+  CHECK_FALSE(producer.flush(500ms));
+  CHECK(reports.size() == 2);  // nothing acknowledged while the leader is down
+  CHECK(producer.in_flight() == 2);
+  const auto t0 = Clock::now();
+  producer.purge();
+  CHECK(Clock::now() - t0 < 2s);
+  REQUIRE(reports.size() == 4);
+  for (std::size_t i = 2; i < 4; ++i) {
+    CHECK_FALSE(reports[i].delivered);
+    CHECK_FALSE(reports[i].error.empty());
+  }
+  CHECK(reports[2].token + reports[3].token == 19);
+  CHECK(producer.in_flight() == 0);
+
+  cluster.set_broker_up(2, true);  // back: the producer delivers again
+  REQUIRE(producer.produce("dr", "k", "v6", std::nullopt, std::nullopt, 12));
+  REQUIRE(producer.flush(k_wait));
+  REQUIRE(reports.size() == 5);
+  CHECK(reports[4].token == 12);
+  CHECK(reports[4].delivered);
+}
