@@ -1,6 +1,8 @@
 #include "riskd/daemon/engine.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "riskd/daemon/result_json.hpp"
 #include "riskd/feeds/tick.hpp"
@@ -24,7 +26,10 @@ TickResult Engine::apply(std::string_view tick_json, std::optional<risk::TimeMs>
     count(risk::TickOutcome::rejected_parse);
     return {risk::TickOutcome::rejected_parse, std::move(decoded.error), {}, 0};
   }
-  const feeds::Tick& tick = *decoded.tick;
+  return apply_tick(*decoded.tick, events);
+}
+
+TickResult Engine::apply_tick(const feeds::Tick& tick, std::vector<alerts::AlertEvent>& events) {
   const auto sid = book_.catalog().find(tick.series);
   if (!sid) {
     count(risk::TickOutcome::unknown_series);
@@ -73,12 +78,14 @@ void Engine::on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& eve
   book_.set_valuation_day(risk::valuation_day_ms(now_ms));
   ++seq_;
   if (mode_ == EvalMode::indexed) {
-    // A new day moves every date term; a first value changes who is evaluable.
-    if (book_.valuation_day() != day_before_ms || seen_value_[sid] == 0) {
-      seen_value_[sid] = 1;
+    // A new day moves every date term: everyone is visited. A first value
+    // can only make the series' dependents evaluable: they are visited.
+    if (book_.valuation_day() != day_before_ms) {
       visit_all_ = true;
       all_dirty_ = true;
     }
+    first_value_ = seen_value_[sid] == 0;
+    seen_value_[sid] = 1;
     changed_seq_[sid] = seq_;
     if (changed_listed_[sid] == 0) {
       changed_listed_[sid] = 1;
@@ -334,6 +341,7 @@ constexpr std::uint8_t k_flag_pending = 2;
 constexpr std::uint8_t k_flag_unboxable = 4;
 constexpr std::size_t k_max_boxed_rules = 32;  // readings fit 2 bits a rule in 64 bits
 constexpr double k_max_up_move = 1048576.0;    // a box never reaches past 2^20 times the price
+constexpr double k_infinity_f() { return std::numeric_limits<double>::infinity(); }
 
 /// Largest g in [0, g_max] with ok(g), for ok true at 0 and monotone
 /// (true then false); only returns values where ok was evaluated true (or 0).
@@ -446,7 +454,8 @@ void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<a
   }
   visit_list_.clear();
   index_.collect(sid, book_.values()[sid], visit_list_);
-  visit_list_.insert(visit_list_.end(), direct_[sid].begin(), direct_[sid].end());
+  const auto& direct = first_value_ ? dependents_[sid] : direct_[sid];
+  visit_list_.insert(visit_list_.end(), direct.begin(), direct.end());
   visit_list_.insert(visit_list_.end(), pending_.begin(), pending_.end());
   visit_list_.insert(visit_list_.end(), unboxable_.begin(), unboxable_.end());
   // Every member of pending_ and unboxable_ is visited now, so the new lists
@@ -513,6 +522,93 @@ std::uint64_t Engine::readings_at(std::size_t i, double f, std::span<double> coi
   return bits;
 }
 
+bool Engine::guess_quiet_moves(std::size_t i, double& g_down, double& g_up) const {
+  // Every reading is a threshold on LTV, liquidation LTV or DSCR of some
+  // variant; with all coins at f times their value each of these is a simple
+  // function of f, so the f where it meets each threshold has a closed form.
+  // Only a guess: classify() verifies it with the real arithmetic.
+  const risk::CompiledBorrower& b = book_.borrowers()[i];
+  const auto cs = coins(i);
+  const auto& slow = book_.slow_terms(i);
+  const risk::AlertingParams& a = book_.config().alerting;
+  const double max_ltv = b.covenants.max_ltv;
+  const double min_dscr = b.covenants.min_dscr;
+  const std::size_t scenarios = book_.scenarios().size();
+  double below = 0.0;             // largest critical f < 1
+  double above = k_infinity_f();  // smallest critical f > 1
+  auto add = [&](double f) {
+    if (!(f > 0.0) || !std::isfinite(f)) return;
+    if (f < 1.0) below = std::max(below, f);
+    if (f >= 1.0) above = std::min(above, f);
+  };
+  const auto base = book_.variant_values(0);
+  for (std::size_t v = 0; v <= scenarios; ++v) {
+    auto scale = [&](risk::SeriesId sid) {  // variant value of a coin at f = 1, per unit of f
+      if (v == 0) return base[sid];
+      const risk::ShockOp& op = book_.scenario_ops(v - 1)[sid];
+      return op.mode == risk::ShockOp::Mode::additive_bps ? k_infinity_f() : op.apply(base[sid]);
+    };
+    const auto vals = book_.variant_values(v);
+    double coin_mark = 0.0;
+    double coin_liq = 0.0;
+    double other_mark = slow[v].gpu_mark_usd + b.cash_usd;
+    double other_liq = slow[v].gpu_liquidation_usd + b.cash_usd;
+    for (const auto& h : b.crypto) {
+      if (std::binary_search(cs.begin(), cs.end(), h.series)) {
+        const double m = h.units * scale(h.series);
+        coin_mark += m;
+        coin_liq += m * (1.0 - h.haircut);
+      } else {
+        other_mark += h.units * vals[h.series];
+        other_liq += h.units * vals[h.series] * (1.0 - h.haircut);
+      }
+    }
+    if (!std::isfinite(coin_mark)) return false;
+    auto ltv_levels = [&](double coin, double other, double x) {
+      if (x > 0.0 && coin > 0.0) add((b.debt_usd / x - other) / coin);
+    };
+    const double ds = slow[v].debt_service_usd;
+    double mining_per_f = 0.0;  // hashprice per unit of f, when it moves with a coin
+    double fixed_cfads = slow[v].gpu_fwd12_usd - b.fixed_costs_usd_per_year;
+    if (b.mining) {
+      const risk::CompiledMining& m = *b.mining;
+      if (m.derived_from_price && std::binary_search(cs.begin(), cs.end(), m.series)) {
+        mining_per_f = m.btc_per_ph_day * scale(m.series);
+        if (!std::isfinite(mining_per_f)) return false;
+      } else {
+        const double h = m.derived_from_price ? m.btc_per_ph_day * vals[m.series] : vals[m.series];
+        fixed_cfads += m.hashrate_ph * 365.0 * std::max(0.0, h - m.opex_usd_per_ph_day);
+      }
+    }
+    auto dscr_levels = [&](double y) {
+      if (!(ds > 0.0) || !b.mining || mining_per_f <= 0.0) return;
+      const double mining12 = y * ds - fixed_cfads;  // needed from mining
+      if (mining12 <= 0.0) return;
+      add((mining12 / (b.mining->hashrate_ph * 365.0) + b.mining->opex_usd_per_ph_day) / mining_per_f);
+    };
+    if (v == 0) {
+      for (const double x : {max_ltv, max_ltv - a.ltv_hysteresis, max_ltv - a.warn_ltv_margin,
+                             max_ltv - a.warn_ltv_margin - a.ltv_hysteresis}) {
+        ltv_levels(coin_mark, other_mark, x);
+      }
+      ltv_levels(coin_liq, other_liq, 1.0);
+      ltv_levels(coin_liq, other_liq, 1.0 - a.ltv_hysteresis);
+      for (const double y : {min_dscr, min_dscr + a.dscr_hysteresis, min_dscr + a.warn_dscr_margin,
+                             min_dscr + a.warn_dscr_margin + a.dscr_hysteresis}) {
+        dscr_levels(y);
+      }
+    } else {
+      ltv_levels(coin_mark, other_mark, max_ltv);
+      ltv_levels(coin_mark, other_mark, max_ltv - a.ltv_hysteresis);
+      dscr_levels(min_dscr);
+      dscr_levels(min_dscr + a.dscr_hysteresis);
+    }
+  }
+  g_down = 1.0 - below;
+  g_up = std::min(k_max_up_move, above - 1.0);
+  return true;
+}
+
 void Engine::classify(std::size_t i) {
   const auto idx = static_cast<std::uint32_t>(i);
   const auto cs = coins(i);
@@ -540,10 +636,21 @@ void Engine::classify(std::size_t i) {
   box_low_.resize(cs.size());
   box_high_.resize(cs.size());
   const std::uint64_t now_bits = readings_at(i, 1.0, probe_coins_);
-  const double g_down =
-      largest_quiet_move(1.0, [&](double g) { return readings_at(i, 1.0 - g, box_low_) == now_bits; });
-  const double g_up =
-      largest_quiet_move(k_max_up_move, [&](double g) { return readings_at(i, 1.0 + g, box_high_) == now_bits; });
+  auto ok_down = [&](double g) { return readings_at(i, 1.0 - g, box_low_) == now_bits; };
+  auto ok_up = [&](double g) { return readings_at(i, 1.0 + g, box_high_) == now_bits; };
+  // The closed-form guess usually lands just inside the nearest level and
+  // costs one probe; only a verified guess is used, else the search runs.
+  double guess_down = 1.0;
+  double guess_up = k_max_up_move;
+  const bool guessed = guess_quiet_moves(i, guess_down, guess_up);
+  auto settle_counted = [&](double guess, double g_max, auto& ok) {
+    const double inside = guess >= g_max ? g_max : guess * (1.0 - 1e-7);
+    if (ok(inside)) return inside;
+    ++stats_.searches;
+    return largest_quiet_move(g_max, ok);
+  };
+  const double g_down = guessed ? settle_counted(guess_down, 1.0, ok_down) : largest_quiet_move(1.0, ok_down);
+  const double g_up = guessed ? settle_counted(guess_up, k_max_up_move, ok_up) : largest_quiet_move(k_max_up_move, ok_up);
   // Recompute the corners exactly as the verified probes did.
   const auto base = book_.variant_values(0);
   for (std::size_t k = 0; k < cs.size(); ++k) {

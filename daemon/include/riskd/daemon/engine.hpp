@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "riskd/alerts/rules.hpp"
+#include "riskd/feeds/tick.hpp"
 #include "riskd/risk/book.hpp"
 #include "riskd/risk/market.hpp"
 #include "riskd/risk/trigger_index.hpp"
@@ -48,6 +49,7 @@ struct IndexStats {
   std::uint64_t visits = 0;        // borrower evaluations stepped by ticks
   std::uint64_t full_visits = 0;   // ticks that visited every borrower
   std::uint64_t boxes = 0;         // quiet boxes computed
+  std::uint64_t searches = 0;      // box sides where the closed-form guess failed and a search ran
   std::uint64_t pending = 0;       // borrowers with a rule pending now
   std::uint64_t unboxable = 0;     // borrowers on the brute-force path now
 };
@@ -62,6 +64,10 @@ class Engine {
   /// `fallback_ts_ms` stands in for an absent `ts` (the Kafka timestamp).
   TickResult apply(std::string_view tick_json, std::optional<risk::TimeMs> fallback_ts_ms,
                    std::vector<alerts::AlertEvent>& events);
+
+  /// apply() for a tick already decoded (benchmarks, and callers that decode
+  /// elsewhere): validates and applies it.
+  TickResult apply_tick(const feeds::Tick& tick, std::vector<alerts::AlertEvent>& events);
 
   /// Fires feed_stale for every series older than its stale_after_s at `now_ms`.
   void check_staleness(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events);
@@ -124,6 +130,8 @@ class Engine {
   /// brute-force list.
   void classify(std::size_t i);
   [[nodiscard]] bool monotone_now(std::size_t i) const;
+  /// Closed-form guess of the largest quiet down/up moves (unverified).
+  bool guess_quiet_moves(std::size_t i, double& g_down, double& g_up) const;
   /// Fire/resolve bits of every rule with borrower i's coins at f times
   /// their current value (2 bits a rule); writes the coin values used.
   std::uint64_t readings_at(std::size_t i, double f, std::span<double> coin_values);
@@ -145,6 +153,7 @@ class Engine {
   std::vector<std::uint32_t> visit_list_;          // scratch
   std::vector<std::uint8_t> seen_value_;           // [series]: had a value at the last tick
   bool visit_all_ = true;                          // next applied tick visits everyone
+  bool first_value_ = false;                       // this tick is its series' first value
   // refresh_results(): figures are current for borrower i iff eval_seq_[i]
   // >= changed_seq_[s] for each series s it reads.
   std::uint64_t seq_ = 0;                          // applied ticks and market changes
