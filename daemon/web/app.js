@@ -68,7 +68,7 @@ function age(seconds) {
   if (s < 172800) return `${f1.format(s / 3600)} h`;
   return `${f0.format(s / 86400)} d`;
 }
-/// A display name: BTC-USD -> BTC, GPU-H100-USD-HR -> the H100 rent index.
+/// A display name for a sentence: BTC-USD -> BTC, GPU-H100-USD-HR -> the H100 rent index.
 function seriesLabel(id) {
   let m = /^([A-Z0-9]+)-USD$/.exec(id);
   if (m) return m[1];
@@ -76,6 +76,8 @@ function seriesLabel(id) {
   if (m) return `the ${m[1]} rent index`;
   return id;
 }
+/// "today's BTC", "today's H100 rent index".
+const todays = (id) => `today's ${seriesLabel(id).replace(/^the /, '')}`;
 const levelText = { critical: 'CRITICAL', warning: 'WARNING', info: 'INFO', ok: 'OK' };
 const levelIcon = { critical: '▲', warning: '●', info: 'ℹ', ok: '✓' };
 
@@ -102,6 +104,18 @@ const raw = (v) => (v === null || v === undefined ? 'null' : String(v));
 
 function badge(level, text) {
   return h('span', { class: `badge ${level}`, dataset: { level } }, `${levelIcon[level]} ${text || levelText[level]}`);
+}
+
+/// The alert state of a borrower or what-if row: a badge with the level in
+/// words, and the firing rules (most severe first; the rest counted).
+function alertState(alerts) {
+  const list = [...(alerts || [])].sort((a, b) => (LEVELS[b.severity] || 0) - (LEVELS[a.severity] || 0));
+  let level = 'ok';
+  for (const a of list) if ((LEVELS[a.severity] || 0) > LEVELS[level]) level = a.severity;
+  const names = list.map((a) => a.rule);
+  const shown = names.slice(0, 2).join(', ') + (names.length > 2 ? ` +${names.length - 2} more` : '');
+  return h('span', { class: 'state', title: names.length ? names.join('\n') : 'no alert firing' },
+    badge(level), names.length ? h('span', { class: 'rules' }, shown) : null);
 }
 
 // ---------------------------------------------------------------------------
@@ -171,7 +185,6 @@ function renderBook() {
     const hr = headroom(b);
     const cell = (field, value, text, extra = {}) =>
       h('td', { class: 'num', dataset: { field, value: raw(value) }, ...extra }, text);
-    const firing = (b.alerts || []).map((a) => a.rule).join(', ');
     return h('tr', {
       dataset: { borrower: id, level },
       class: `level-${level}${id === state.selected ? ' selected' : ''}`,
@@ -181,12 +194,13 @@ function renderBook() {
       onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); select(id); } },
     },
     h('th', { scope: 'row', class: 'id' }, id),
-    h('td', { dataset: { field: 'status' }, title: firing || 'no alert firing' }, badge(level, firing ? `${levelText[level]} ${firing}` : 'OK')),
+    h('td', { dataset: { field: 'status' } }, alertState(b.alerts)),
     cell('ltv', b.ltv, pct(b.ltv)),
     cell('liquidation_ltv', b.liquidation_ltv, pct(b.liquidation_ltv)),
     cell('dscr', b.dscr, times(b.dscr)),
-    cell('headroom', hr, hr === null ? '—' : hr === 0 ? 'breached' : `−${pct(hr, 0)}`,
-      { title: 'smallest fall of a price or GPU index that breaches a covenant' }),
+    cell('headroom', hr, hr === null ? '—' : hr === 0 ? '▲ breached' : `−${pct(hr, 0)}`,
+      { title: 'smallest fall of a price or GPU index that breaches a covenant',
+        class: `num${hr === 0 ? ' breached' : hr !== null && hr < 0.15 ? ' near' : ''}` }),
     cell('debt_usd', b.debt_usd, usd(b.debt_usd)),
     cell('mark_usd', b.collateral?.mark_usd, usd(b.collateral?.mark_usd)));
   });
@@ -221,7 +235,8 @@ function breachSentences(b) {
         ? `No fall of ${name} breaches LTV: the rest of the collateral covers the debt.`
         : `No fall of ${name} breaches DSCR.`;
     } else if (d.fall === 0) {
-      text = `${ratio} is breached at today's ${name} (${seriesValue(s, d.now)}); the breach level is ${seriesValue(s, d.level)}.`;
+      text = `${ratio} is breached at ${todays(d.series)} (${seriesValue(s, d.now)})` +
+        (d.level > d.now * 1.0001 ? `; ${name} must rise above ${seriesValue(s, d.level)} to cure it.` : '.');
     } else if (d.fall === null) {
       text = `${ratio} breaches if ${name} falls below ${seriesValue(s, d.level)}.`;
     } else {
@@ -300,11 +315,11 @@ function renderDetail() {
   ltvSvg.setAttribute('aria-label', `LTV of ${b.id} since this page was opened`);
   dscrSvg.setAttribute('aria-label', `DSCR of ${b.id} since this page was opened`);
   panel.replaceChildren(
-    h('h2', {}, `${b.id} `, badge(level, (b.alerts || []).length ? `${levelText[level]} ${(b.alerts || []).map((a) => a.rule).join(', ')}` : 'OK')),
+    h('h2', { dataset: { borrower: b.id, level } }, `${b.id} `, alertState(b.alerts)),
     h('div', { class: 'figures', dataset: { borrower: b.id } },
       figure('LTV', b.ltv, pct(b.ltv)), figure('Liq. LTV', b.liquidation_ltv, pct(b.liquidation_ltv)),
       figure('DSCR', b.dscr, times(b.dscr)), figure('Debt', b.debt_usd, usd(b.debt_usd)),
-      figure('Cash flow 12 m', b.cfads_usd, usd(b.cfads_usd)), figure('Debt service 12 m', b.debt_service_usd, usd(b.debt_service_usd))),
+      figure('Cash flow 12m', b.cfads_usd, usd(b.cfads_usd)), figure('Debt service 12m', b.debt_service_usd, usd(b.debt_service_usd))),
     h('div', { class: 'charts' },
       h('figure', {}, h('figcaption', {}, 'LTV and liquidation LTV since this page was opened'), ltvSvg),
       h('figure', {}, h('figcaption', {}, 'DSCR since this page was opened'), dscrSvg)),
@@ -459,15 +474,16 @@ function renderFeeds(list) {
 function renderAlerts(list) {
   const sorted = [...list].sort((a, b) => (LEVELS[b.severity] || 0) - (LEVELS[a.severity] || 0) || (a.key < b.key ? -1 : 1));
   const rows = sorted.map((a) => {
-    const money = a.rule.startsWith('feed_stale');
-    const fmt = (v) => (v === null ? '∞' : money ? age(v) : a.rule.includes('dscr') ? times(v) : pct(v));
+    const seconds = a.rule.startsWith('feed_stale');
+    const fmt = (v) => (v === null ? '∞' : seconds ? age(v) : a.rule.includes('dscr') ? times(v) : pct(v));
+    const since = a.at ? (Date.now() - Date.parse(a.at)) / 1000 : null;
     return h('tr', { dataset: { key: a.key, severity: a.severity } },
-      h('td', {}, badge(a.severity in LEVELS ? a.severity : 'info', a.severity.toUpperCase())),
+      h('td', {}, badge(a.severity in LEVELS ? a.severity : 'info')),
       h('td', {}, a.borrower ?? a.key.split(':')[1] ?? '—'),
-      h('td', {}, a.rule),
-      h('td', { class: 'num', dataset: { value: raw(a.value) } }, fmt(a.value)),
-      h('td', { class: 'num', dataset: { value: raw(a.threshold) } }, fmt(a.threshold)),
-      h('td', { title: `seq ${a.seq}` }, (a.at || '').replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC')));
+      h('td', { class: 'rule' }, a.rule.replace(':', ': ')),
+      h('td', { class: 'num', dataset: { value: raw(a.value), threshold: raw(a.threshold) } },
+        `${fmt(a.value)} / ${fmt(a.threshold)}`),
+      h('td', { class: 'num', title: `${a.at} (event time), seq ${a.seq}` }, since === null ? '—' : age(since)));
   });
   $('#alerts tbody').replaceChildren(...rows);
   $('#alerts-empty').hidden = rows.length > 0;
@@ -548,7 +564,8 @@ async function runWhatIf() {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     if (seq !== whatIfSeq) return;  // a newer request is on its way
     state.whatIf = doc;
-    status.textContent = `shock ${JSON.stringify(body.shocks)}`;
+    status.textContent = `book under ${Object.entries(body.shocks).map(([k, v]) =>
+      `${k} ${v > 0 ? '+' : '−'}${Math.abs(k.startsWith('@') ? v : v * 100)}${k.startsWith('@') ? ' bp' : ' %'}`).join(', ')}`;
     renderWhatIf();
   } catch (err) {
     if (seq === whatIfSeq) status.textContent = `what-if failed: ${err.message}`;
@@ -568,7 +585,7 @@ function renderWhatIf() {
     const level = borrowerLevel(b);
     return h('tr', { dataset: { borrower: b.id, level } },
       h('th', { scope: 'row' }, b.id),
-      h('td', {}, badge(level, (b.alerts || []).length ? `${levelText[level]} ${(b.alerts || []).map((a) => a.rule).join(', ')}` : 'OK')),
+      h('td', {}, badge(level)),
       h('td', { class: 'num', dataset: { value: raw(b.ltv) } }, arrow(now.ltv, b.ltv, pct, true)),
       h('td', { class: 'num', dataset: { value: raw(b.dscr) } }, arrow(now.dscr, b.dscr, times, false)));
   });

@@ -40,7 +40,7 @@ export function lineChart(svg, { series, yFormat = String, refLines = [], height
   svg.setAttribute('height', height);
   while (svg.firstChild) svg.removeChild(svg.firstChild);
 
-  const pad = { l: 62, r: 72, t: 10, b: 24 };
+  const pad = { l: 56, r: 92, t: 10, b: 24 };
   const all = series.flatMap((s) => s.points);
   const values = all.map((p) => p.v).filter((v) => v !== null && Number.isFinite(v));
   if (values.length === 0) {
