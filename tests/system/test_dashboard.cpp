@@ -71,25 +71,46 @@ std::int64_t now_ms() {
       .count();
 }
 
-/// `riskd broker` + `riskd run` on the vectors book, HTTP on 127.0.0.1:0, and
-/// a producer for ticks stamped with the wall clock (so no feed is stale).
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a daemon that must
+/// come back on the same address).
+unsigned short free_port() {
+  asio::io_context ioc;
+  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+/// `riskd broker` + `riskd run` on the vectors book, HTTP on 127.0.0.1 at
+/// `listen_port` (0: any), and a producer for ticks stamped with the wall
+/// clock (so no feed is stale).
 class Daemon {
  public:
-  explicit Daemon(const std::string& dir) : log_(dir + "/riskd.log") {
+  explicit Daemon(const std::string& dir, unsigned short listen_port = 0) : log_(dir + "/riskd.log") {
     broker_ = std::make_unique<Child>(
         std::vector<std::string>{RISKD_BINARY, "broker", "--topics", "md.crypto,md.rates,riskd.state"}, log_);
     const auto bootstrap = broker_->read_line(30s);
     REQUIRE_MESSAGE(bootstrap, "riskd broker printed no address; log: " << read_text(log_));
-    const std::string config = dir + "/riskd.yaml";
-    std::ofstream(config) << read_text(source_path("tests/data/vectors/book.yaml")) << "\nkafka: {bootstrap_servers: \""
+    config_ = dir + "/riskd.yaml";
+    std::ofstream(config_) << read_text(source_path("tests/data/vectors/book.yaml")) << "\nkafka: {bootstrap_servers: \""
                           << *bootstrap << "\", group_id: riskd-dashboard-test}\n"
                           << "feeds: {topics: [md.crypto, md.rates], state_topic: riskd.state}\n"
-                          << "http: {listen: \"127.0.0.1:0\"}\n";
-    daemon_ = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "run", "--config", config}, log_);
+                          << "http: {listen: \"127.0.0.1:" << listen_port << "\"}\n";
+    start_run();
+    producer_ = std::make_unique<riskd::feeds::KafkaProducer>(*bootstrap, riskd::feeds::KafkaProperties{}, false);
+  }
+
+  /// Starts `riskd run` (again) and reads its HTTP port.
+  void start_run() {
+    daemon_ = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "run", "--config", config_}, log_);
     const auto url = daemon_->read_line(30s);
     REQUIRE_MESSAGE(url, "riskd run printed no URL; log: " << read_text(log_));
     port_ = static_cast<unsigned short>(std::stoi(url->substr(url->rfind(':') + 1)));
-    producer_ = std::make_unique<riskd::feeds::KafkaProducer>(*bootstrap, riskd::feeds::KafkaProperties{}, false);
+  }
+  /// SIGTERM to `riskd run`; it must exit 0 (graceful).
+  void stop_run() {
+    daemon_->signal(SIGTERM);
+    const auto code = daemon_->wait(30s);
+    REQUIRE_MESSAGE(code.has_value(), "riskd run did not stop; log: " << read_text(log_));
+    CHECK(*code == 0);
   }
 
   /// One tick per series of the vectors market, BTC-USD scaled by `btc_factor`.
@@ -117,6 +138,7 @@ class Daemon {
 
  private:
   std::string log_;
+  std::string config_;
   std::unique_ptr<Child> broker_;
   std::unique_ptr<Child> daemon_;
   std::unique_ptr<riskd::feeds::KafkaProducer> producer_;
@@ -418,4 +440,36 @@ TEST_CASE("dashboard: headless Chromium shows the API's figures, follows new tic
   MESSAGE("screenshot: " << path);
   CHECK(png.size() > 20'000);
   CHECK(png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+}
+
+TEST_CASE("dashboard: a stopped daemon shows the disconnected banner; the page reconnects by itself when it is back") {
+  const std::string dir = fresh_dir("dashboard-reconnect");
+  Daemon daemon(dir, free_port());
+  daemon.feed_market(1.0);
+  REQUIRE_MESSAGE(poll_until([&] { return daemon.status("/readyz") == 200; }, 60s),
+                  "riskd never became ready; log: " << read_text(daemon.log()));
+  Browser browser(dir);
+  browser.call("Page.navigate", {{"url", "http://127.0.0.1:" + std::to_string(daemon.port()) + "/"}});
+  REQUIRE(browser.wait_true("document.body.dataset.stream === 'live' && document.getElementById('banner').hidden"));
+
+  daemon.stop_run();
+  CHECK(browser.wait_true("document.body.dataset.stream === 'down' && !document.getElementById('banner').hidden && "
+                          "document.getElementById('banner').textContent.startsWith('Disconnected from riskd')",
+                          30s));
+  // The figures stay on screen (frozen) while the daemon is away.
+  CHECK(browser.eval("document.querySelectorAll('#book tbody tr').length === 3") == true);
+
+  daemon.start_run();
+  // Backoff is at most 30 s (jittered +20 %): give it twice that.
+  CHECK(browser.wait_true("document.body.dataset.stream === 'live' && document.getElementById('banner').hidden", 90s));
+  std::string diff;
+  CHECK_MESSAGE(poll_until(
+                    [&] {
+                      const auto r = http_request("127.0.0.1", daemon.port(), "GET", "/api/v1/borrowers");
+                      if (r.status != 200) return false;
+                      diff = compare_book(browser, json::parse(r.body));
+                      return diff.empty();
+                    },
+                    60s, 250ms),
+                diff);
 }
