@@ -105,11 +105,13 @@ bool poll_until(Probe probe, std::chrono::milliseconds timeout) {
 /// `riskd broker` and `riskd run` on the vectors book (tests/data/vectors),
 /// HTTP on a free port of 127.0.0.1, and the vectors market fed once through
 /// `riskd feed` with ticks stamped now (so no feed is stale). After the
-/// constructor the daemon is ready and every borrower is evaluated; nothing
-/// else is fed, so the market stays quiet.
+/// constructor (with `feed` true) the daemon is ready and every borrower is
+/// evaluated; nothing else is fed, so the market stays quiet. With `feed`
+/// false the daemon runs but is not ready until feed_market() and
+/// wait_evaluated(). The daemon inherits this process' environment.
 class LiveDaemon {
  public:
-  explicit LiveDaemon(const std::string& dir) : dir_(dir), log_(dir + "/riskd.log") {
+  explicit LiveDaemon(const std::string& dir, bool feed = true) : dir_(dir), log_(dir + "/riskd.log") {
     broker_ = std::make_unique<Child>(
         std::vector<std::string>{RISKD_BINARY, "broker", "--topics", "md.crypto,md.rates,riskd.state"}, log_);
     const auto bootstrap = broker_->read_line(30s);
@@ -126,7 +128,14 @@ class LiveDaemon {
     REQUIRE_MESSAGE(url, "riskd run printed no URL; log: " << read_text(log_));
     port_ = static_cast<unsigned short>(std::stoi(url->substr(url->rfind(':') + 1)));
 
-    feed_market();
+    if (feed) {
+      feed_market();
+      wait_evaluated();
+    }
+  }
+
+  /// Waits (60 s at most) for /readyz 200 and an LTV for every borrower.
+  void wait_evaluated() {
     const bool ready = poll_until([&] { return get("/readyz").status == 200; }, 60s);
     REQUIRE_MESSAGE(ready,
                     "riskd never became ready; /readyz: " << get("/readyz").body << "\nlog: " << read_text(log_));
@@ -145,13 +154,14 @@ class LiveDaemon {
   }
 
   [[nodiscard]] unsigned short port() const { return port_; }
+  /// The `riskd run` process (signals, exit code).
+  [[nodiscard]] Child& process() { return *daemon_; }
   [[nodiscard]] const std::string& log_path() const { return log_; }
 
   [[nodiscard]] HttpResponse get(const std::string& target) const {
     return http_request("127.0.0.1", port_, "GET", target);
   }
 
- private:
   /// The vectors market as one tick per series, ts = now, via `riskd feed`.
   void feed_market() {
     const auto market = boost::json::parse(read_text(source_path("tests/data/vectors/market.json")));
@@ -174,6 +184,7 @@ class LiveDaemon {
     }
   }
 
+ private:
   std::string dir_;
   std::string log_;
   std::string bootstrap_;

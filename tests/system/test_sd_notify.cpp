@@ -17,9 +17,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "notify_socket.hpp"
 #include "riskd/daemon/sd_notify.hpp"
 
 using riskd::daemon::SystemdNotifier;
+using riskd::test::EnvVar;
+using riskd::test::NotifySocket;
 
 namespace {
 
@@ -28,93 +31,6 @@ std::string unique_suffix() {
   return std::to_string(::getpid()) + "-" + std::to_string(++n);
 }
 
-/// A bound datagram socket with SO_PASSCRED, like systemd's notify socket.
-class Manager {
- public:
-  /// `address`: an absolute path, or "@name" for the abstract namespace.
-  explicit Manager(std::string address) : address_(std::move(address)) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    const int on = 1;
-    REQUIRE(::setsockopt(fd_, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, address_.data(), address_.size());
-    const bool abstract = address_[0] == '@';
-    if (abstract) addr.sun_path[0] = '\0';
-    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size() + (abstract ? 0 : 1));
-    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), len) == 0);
-  }
-  ~Manager() {
-    ::close(fd_);
-    if (address_[0] == '/') std::filesystem::remove(address_);
-  }
-  Manager(const Manager&) = delete;
-  Manager& operator=(const Manager&) = delete;
-
-  struct Message {
-    std::string text;
-    pid_t sender_pid = 0;
-  };
-
-  /// The next datagram, or nullopt after 10 s (generous: loaded CI machine).
-  std::optional<Message> receive() const {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) return std::nullopt;
-    char buf[4096];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
-    iovec iov{buf, sizeof buf};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(fd_, &msg, 0);
-    if (n < 0) return std::nullopt;
-    Message out{std::string(buf, static_cast<std::size_t>(n)), 0};
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-        ucred cred{};
-        std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
-        out.sender_pid = cred.pid;
-      }
-    }
-    return out;
-  }
-
-  [[nodiscard]] const std::string& address() const { return address_; }
-
- private:
-  std::string address_;
-  int fd_ = -1;
-};
-
-/// Sets (or with nullptr unsets) an environment variable for one scope.
-class EnvVar {
- public:
-  EnvVar(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~EnvVar() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  EnvVar(const EnvVar&) = delete;
-  EnvVar& operator=(const EnvVar&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
 std::string temp_socket_path() {
   return (std::filesystem::temp_directory_path() / ("riskd-notify-" + unique_suffix() + ".sock")).string();
 }
@@ -122,7 +38,7 @@ std::string temp_socket_path() {
 }  // namespace
 
 TEST_CASE("sd_notify: READY, STATUS, WATCHDOG and STOPPING reach a filesystem socket from this pid") {
-  Manager manager(temp_socket_path());
+  NotifySocket manager(temp_socket_path());
   EnvVar socket("NOTIFY_SOCKET", manager.address().c_str());
   EnvVar usec("WATCHDOG_USEC", nullptr);
   const SystemdNotifier notifier = SystemdNotifier::from_env();
@@ -152,7 +68,7 @@ TEST_CASE("sd_notify: READY, STATUS, WATCHDOG and STOPPING reach a filesystem so
 }
 
 TEST_CASE("sd_notify: an abstract-namespace address written with @ works") {
-  Manager manager("@riskd-notify-" + unique_suffix());
+  NotifySocket manager("@riskd-notify-" + unique_suffix());
   EnvVar socket("NOTIFY_SOCKET", manager.address().c_str());
   const SystemdNotifier notifier = SystemdNotifier::from_env();
   REQUIRE(notifier.enabled());
@@ -163,7 +79,7 @@ TEST_CASE("sd_notify: an abstract-namespace address written with @ works") {
 }
 
 TEST_CASE("sd_notify: reloading sends RELOADING=1 with a monotonic timestamp, then ready ends the reload") {
-  Manager manager(temp_socket_path());
+  NotifySocket manager(temp_socket_path());
   const SystemdNotifier notifier(manager.address());
   timespec before{};
   ::clock_gettime(CLOCK_MONOTONIC, &before);
@@ -217,7 +133,7 @@ TEST_CASE("sd_notify: a manager that went away makes sends return false, not thr
   std::string path;
   SystemdNotifier notifier;
   {
-    Manager manager(temp_socket_path());
+    NotifySocket manager(temp_socket_path());
     path = manager.address();
     notifier = SystemdNotifier(path);
     CHECK(notifier.ready());
