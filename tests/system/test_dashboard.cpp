@@ -442,7 +442,7 @@ TEST_CASE("dashboard: headless Chromium shows the API's figures, follows new tic
   CHECK(png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
 }
 
-TEST_CASE("dashboard: a stopped daemon shows the disconnected banner; the page reconnects by itself when it is back") {
+TEST_CASE("dashboard: a stopped daemon shows the disconnected banner and the page reconnects by itself when it is back") {
   const std::string dir = fresh_dir("dashboard-reconnect");
   Daemon daemon(dir, free_port());
   daemon.feed_market(1.0);
