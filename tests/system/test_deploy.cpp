@@ -363,7 +363,7 @@ TEST_CASE("deploy: the compose stack has every service, mounts files that exist,
     }
     for (const auto& volume : svc.second["volumes"]) {
       const std::string spec = volume.as<std::string>();
-      if (spec.rfind("../", 0) != 0) continue;  // a named volume
+      if (spec.rfind("../", 0) != 0 && spec.rfind("./", 0) != 0) continue;  // a named volume
       const std::string source = spec.substr(0, spec.find(':'));
       const std::string path = compose_dir + "/" + source;
       if (source.rfind("../alertmanager/", 0) == 0 && !std::filesystem::exists(path)) {
@@ -374,14 +374,29 @@ TEST_CASE("deploy: the compose stack has every service, mounts files that exist,
       CHECK_MESSAGE(std::filesystem::exists(path), name << " mounts " << source << ", which does not exist");
     }
   }
-  // The riskd service's config and CLI overrides are accepted (bootstrap and
-  // listen overridden on the command line; check-config validates the file).
-  const YAML::Node cmd = services["riskd"]["command"];
-  REQUIRE(cmd[0].as<std::string>() == "run");
-  CHECK(cmd[2].as<std::string>() == "/usr/share/riskd/examples/book.yaml");  // COPY'd by the Containerfile
+  // riskd's compose config: accepted by check-config, reachable from the
+  // other containers, alerts to the compose Alertmanager, and the example
+  // book verbatim from `series:` on.
+  bool mounted_config = false;
+  for (const auto& v : services["riskd"]["volumes"]) {
+    mounted_config = mounted_config || v.as<std::string>() == "./riskd.yaml:/etc/riskd/riskd.yaml:ro";
+  }
+  CHECK(mounted_config);
+  CHECK_FALSE(services["riskd"]["command"]);  // the image's default: run --config /etc/riskd/riskd.yaml
   const std::string dir = work_dir("compose");
-  const auto r = run_command({RISKD_BINARY, "check-config", "--config", source_path("config/examples/book.yaml")}, dir);
+  const auto r = run_command({RISKD_BINARY, "check-config", "--config", compose_dir + "/riskd.yaml"}, dir);
   CHECK_MESSAGE(r.exit_code == 0, r.err);
+  const YAML::Node cfg = YAML::LoadFile(compose_dir + "/riskd.yaml");
+  CHECK(cfg["http"]["listen"].as<std::string>() == "0.0.0.0:8080");
+  CHECK(cfg["kafka"]["bootstrap_servers"].as<std::string>() == "kafka:9092");
+  CHECK(cfg["outputs"]["alertmanager"]["url"].as<std::string>() == "http://alertmanager:9093");
+  const std::string compose_cfg = read_text(compose_dir + "/riskd.yaml");
+  const std::string book = read_text(source_path("config/examples/book.yaml"));
+  REQUIRE(compose_cfg.find("\nseries:") != std::string::npos);
+  REQUIRE(book.find("\nseries:") != std::string::npos);
+  CHECK_MESSAGE(compose_cfg.substr(compose_cfg.find("\nseries:")) == book.substr(book.find("\nseries:")),
+                "deploy/compose/riskd.yaml differs from config/examples/book.yaml from `series:` on: refresh it "
+                "with the command in its header");
   // The topics riskd uses are created with their cleanup policies.
   const std::string init = services["kafka-init"]["command"][0].as<std::string>();
   for (const char* t : {"--topic risk.borrowers --partitions 1 --config cleanup.policy=compact",
