@@ -555,6 +555,7 @@ async function runWhatIf() {
   if (Object.keys(body.shocks).length === 0) {
     state.whatIf = null;
     $('#whatif tbody').replaceChildren();
+    $('#whatif').hidden = true;
     status.textContent = 'Move a slider to shock the market.';
     return;
   }
@@ -590,6 +591,7 @@ function renderWhatIf() {
       h('td', { class: 'num', dataset: { value: raw(b.dscr) } }, arrow(now.dscr, b.dscr, times, false)));
   });
   $('#whatif tbody').replaceChildren(...rows);
+  $('#whatif').hidden = false;
 }
 
 // ---------------------------------------------------------------------------
@@ -627,6 +629,7 @@ function init() {
     }
   });
   $('#whatif-status').textContent = 'Move a slider to shock the market.';
+  $('#whatif').hidden = true;
   window.addEventListener('resize', () => scheduleRender());
   setInterval(tickClock, 1000);
   connect();
