@@ -4,6 +4,9 @@
 //      ticks/s and p50/p99/max per-tick time, indexed vs brute force
 //   E. full revaluation after a GPU index tick, 100,000 borrowers, 2 scenarios
 //   F. memory per typical borrower (1 coin, 2 GPU pools, 2 facilities)
+//   G. publication: build_snapshot after a BTC tick (refresh_results, breach
+//      levels, JSON) and the /metrics exposition with borrower_series
+//      alerting vs all, --snapshot-borrowers (100,000) borrowers
 // Median of --runs runs where a section repeats.
 #include <malloc.h>
 
@@ -20,6 +23,8 @@
 #include "../support/random_book.hpp"
 #include "bench_support.hpp"
 #include "riskd/daemon/engine.hpp"
+#include "riskd/daemon/metrics.hpp"
+#include "riskd/daemon/snapshot_builder.hpp"
 
 using namespace riskd;
 using Clock = std::chrono::steady_clock;
@@ -126,8 +131,12 @@ int main(int argc, char** argv) {
   std::size_t ticks = 2'000'000;
   std::size_t brute_ticks = 20;
   double step_usd = 0.05;  // BTC path: one tick moves the price by a few cents
+  std::size_t snapshot_borrowers = 100'000;
   std::string only;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--snapshot-borrowers") == 0 && i + 1 < argc) {
+      snapshot_borrowers = std::strtoull(argv[++i], nullptr, 10);
+    }
     if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
     if (std::strcmp(argv[i], "--borrowers") == 0 && i + 1 < argc) borrowers = std::strtoull(argv[++i], nullptr, 10);
@@ -290,6 +299,63 @@ int main(int argc, char** argv) {
                 static_cast<double>(rss1 - rss0) / static_cast<double>(n),
                 static_cast<double>(index_bytes) / static_cast<double>(n));
     delete e;
+  }
+
+  if (only.empty() || only == "G") {
+    const std::size_t n = snapshot_borrowers;
+    const auto cfg = random_config(n, 41);
+    daemon::Engine e(cfg, daemon::StalenessClock::external, daemon::EvalMode::indexed);
+    prime(e);
+    std::vector<alerts::AlertEvent> events;
+    std::vector<double> build_s;
+    daemon::SnapshotPtr snap;
+    double p = 88000.0;
+    for (int r = 0; r < std::max(runs, 3); ++r) {
+      events.clear();
+      p *= 1.0001;
+      e.apply_tick(feeds::Tick{"BTC-USD", p, k_t0 + 1000 + r}, events);
+      const auto t0 = Clock::now();
+      snap = daemon::build_snapshot(e, static_cast<std::uint64_t>(r + 1), 0);
+      build_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    // Where the build goes: the active alerts list, and breach levels alone.
+    auto start = Clock::now();
+    const auto active = e.active_alerts();
+    const double active_s = std::chrono::duration<double>(Clock::now() - start).count();
+    start = Clock::now();
+    double sink = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto levels = e.book().valuer().breach_levels(e.book().borrowers()[i], e.book().values(),
+                                                          e.book().valuation_day(), e.book().results()[i].figures);
+      sink += levels.spread_bps.value_or(0.0);
+    }
+    const double levels_s = std::chrono::duration<double>(Clock::now() - start).count();
+    std::printf("| G. of which: Engine::active_alerts (%zu alerts) / breach levels of every borrower once | %.0f ms / %.0f ms | | one run (sink %g) |\n",
+                active.size(), active_s * 1e3, levels_s * 1e3, sink > 0 ? 1.0 : 0.0);
+    std::size_t alerting = 0;
+    for (const auto& b : snap->borrowers) alerting += b.firing.empty() ? 0 : 1;
+    auto render = [&](config::BorrowerSeries mode, std::size_t& bytes) {
+      daemon::Metrics metrics([&] { return snap; }, mode);
+      std::vector<double> s;
+      for (int r = 0; r < std::max(runs, 3); ++r) {
+        const auto t0 = Clock::now();
+        bytes = metrics.render().size();
+        s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      }
+      return bench::median(s);
+    };
+    std::size_t bytes_alerting = 0;
+    std::size_t bytes_all = 0;
+    std::size_t bytes_none = 0;
+    const double alerting_s = render(config::BorrowerSeries::alerting, bytes_alerting);
+    const double all_s = render(config::BorrowerSeries::all, bytes_all);
+    const double none_s = render(config::BorrowerSeries::none, bytes_none);
+    std::printf("| G. build_snapshot after a BTC tick, %zu borrowers (refresh, breach levels, JSON) | %.0f ms | | median of %d; engine thread |\n",
+                n, bench::median(build_s) * 1e3, std::max(runs, 3));
+    std::printf("| G. /metrics, borrower_series: alerting (%zu of %zu borrowers alerting) | %.1f ms, %.1f MB | all: %.1f ms, %.1f MB; none: %.1f ms, %.2f MB | median of %d |\n",
+                alerting, n, alerting_s * 1e3, static_cast<double>(bytes_alerting) / 1e6, all_s * 1e3,
+                static_cast<double>(bytes_all) / 1e6, none_s * 1e3, static_cast<double>(bytes_none) / 1e6,
+                std::max(runs, 3));
   }
   return 0;
 }
