@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -67,13 +68,14 @@ class Prometheus {
           std::vector<std::string>{k_prometheus, "--config.file=" + config, "--storage.tsdb.path=" + data,
                                    "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
           log_);
+      bool exited = false;  // e.g. the port was taken in between: try another
       const bool up = poll_until(
           [&] {
-            if (child->wait(1ms)) return true;  // exited: stop polling, handled below
-            return http_request("127.0.0.1", port, "GET", "/-/ready", {}, 5s).status == 200;
+            if (child->wait(1ms)) exited = true;
+            return exited || http_request("127.0.0.1", port, "GET", "/-/ready", {}, 5s).status == 200;
           },
           60s);
-      if (up && !child->wait(1ms)) {
+      if (up && !exited) {
         port_ = port;
         child_ = std::move(child);
       }
