@@ -34,6 +34,8 @@ using std::chrono::milliseconds;
 constexpr auto k_use = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t k_response_limit_bytes = 64 * 1024;
 constexpr std::size_t k_kept_body_bytes = 1024;
+/// How often tallies of submit() (dropped, inhibited) reach the counter.
+constexpr auto k_count_flush_interval = std::chrono::milliseconds(200);
 
 // ---------------------------------------------------------------------------
 // Backoff, timeouts
@@ -171,29 +173,35 @@ asio::awaitable<void> HttpSinkBase::report_drops() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   SteadyClock::time_point last_log{};
   for (;;) {
-    timer.expires_after(std::chrono::seconds(1));
+    timer.expires_after(k_count_flush_interval);
     co_await timer.async_wait(k_use);
+    flush_counts();
     const auto now = SteadyClock::now();
+    if (dropped_unlogged_ == 0) continue;
     if (last_log != SteadyClock::time_point{} && now - last_log < std::chrono::seconds(10)) continue;
-    const std::uint64_t n = dropped_unlogged_.exchange(0);
-    if (n == 0) continue;
-    dropped_total_ += n;
+    dropped_total_ += dropped_unlogged_;
     last_log = now;
     spdlog::warn("{} sink {}: queue full ({} events): dropped the {} oldest undelivered events ({} since start)",
-                 name_, url_, queue_.capacity(), n, dropped_total_);
+                 name_, url_, queue_.capacity(), dropped_unlogged_, dropped_total_);
+    dropped_unlogged_ = 0;
   }
 }
 
-void HttpSinkBase::count(std::string_view outcome, std::size_t n) const {
+void HttpSinkBase::flush_counts() {
+  const std::uint64_t dropped = dropped_pending_.exchange(0, std::memory_order_relaxed);
+  const std::uint64_t inhibited = inhibited_pending_.exchange(0, std::memory_order_relaxed);
+  dropped_unlogged_ += dropped;
+  count("dropped", dropped);
+  count("inhibited", inhibited);
+}
+
+void HttpSinkBase::count(std::string_view outcome, std::uint64_t n) const {
   if (!count_) return;
-  for (std::size_t i = 0; i < n; ++i) count_(name_, outcome);
+  for (std::uint64_t i = 0; i < n; ++i) count_(name_, outcome);
 }
 
 void HttpSinkBase::enqueue_locked(AlertEvent event) {
-  if (queue_.push(std::move(event)) > 0) {
-    count("dropped");
-    dropped_unlogged_.fetch_add(1, std::memory_order_relaxed);
-  }
+  if (queue_.push(std::move(event)) > 0) dropped_pending_.fetch_add(1, std::memory_order_relaxed);
   wake_locked();
 }
 
@@ -259,6 +267,7 @@ void HttpSinkBase::stop(milliseconds drain) {
   io_->ioc.stop();
   if (thread_.joinable()) thread_.join();
   // The executor is gone: its state can be read here.
+  flush_counts();
   std::size_t left = in_flight_;
   {
     std::lock_guard lock(mutex_);

@@ -87,8 +87,11 @@ class HttpSinkBase : public Sink {
   virtual boost::asio::awaitable<void> run() = 0;
 
   // --- engine side (any thread), under mutex_ ---
-  /// Appends to the queue (drop-oldest, counted and logged); false once stopping.
+  /// Appends to the queue; a full queue drops its oldest event (tallied and
+  /// logged by the executor).
   void enqueue_locked(AlertEvent event);
+  /// Tallies an inhibited event; the executor reports it (see flush_counts).
+  void note_inhibited() { inhibited_pending_.fetch_add(1, std::memory_order_relaxed); }
   [[nodiscard]] bool accepting_locked() const { return accepting_; }
 
   // --- executor side ---
@@ -100,7 +103,7 @@ class HttpSinkBase : public Sink {
   /// Events taken off the queue and not yet delivered: counted "dropped" if
   /// the sink is stopped before they are.
   void set_in_flight(std::size_t n) { in_flight_ = n; }
-  void count(std::string_view outcome, std::size_t n = 1) const;
+  void count(std::string_view outcome, std::uint64_t n = 1) const;
   /// Logs a failed attempt: the first of a streak, then at most every 30 s.
   void log_failure(const PostResult& result, std::chrono::milliseconds retry_in);
   void log_recovery();
@@ -113,13 +116,18 @@ class HttpSinkBase : public Sink {
  private:
   boost::asio::awaitable<void> run_guarded();
   boost::asio::awaitable<void> report_drops();
+  /// Reports the drops and inhibitions tallied by submit() to the counter
+  /// (executor thread, or after the join): the engine thread never calls it.
+  void flush_counts();
   void wake_locked();
 
   std::string name_;
   OutcomeCounter count_;
   bool accepting_ = true;
   bool idle_ = false;  // under mutex_: the executor waits for work and needs a wake-up
-  std::atomic<std::uint64_t> dropped_unlogged_{0};
+  std::atomic<std::uint64_t> dropped_pending_{0};    // tallied by submit, not yet counted
+  std::atomic<std::uint64_t> inhibited_pending_{0};  // idem
+  std::uint64_t dropped_unlogged_ = 0;               // executor thread
   std::uint64_t dropped_total_ = 0;  // executor thread
   std::size_t in_flight_ = 0;        // executor thread; read after join
   bool draining_ = false;            // executor thread

@@ -40,7 +40,7 @@ class WebhookSink final : public detail::HttpSinkBase {
         return;
       }
       deliver_.clear();
-      if (inhibitor_.admit(event, deliver_)) count("inhibited");
+      if (inhibitor_.admit(event, deliver_)) note_inhibited();
       for (AlertEvent& e : deliver_) enqueue_locked(std::move(e));
     } catch (const std::exception&) {
       count("dropped");  // out of memory: the event is lost, never the engine

@@ -31,7 +31,7 @@ struct WebhookSinkOptions {
 /// no later event is delivered before it. At least once: a receiver that
 /// took an event but answered too late gets it again; dedupe on (key, seq).
 /// Warnings are inhibited as warning_inhibitor.hpp describes (counted
-/// "inhibited" at submit).
+/// "inhibited").
 std::unique_ptr<Sink> make_webhook_sink(WebhookSinkOptions options, OutcomeCounter count);
 
 }  // namespace riskd::alerts
