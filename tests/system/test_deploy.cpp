@@ -444,3 +444,33 @@ TEST_CASE("deploy: the Containerfile builds with setup.sh's packages and runs no
   CHECK(runtime.find("EXPOSE 8080") != std::string::npos);
   CHECK(runtime.find("-dev") == std::string::npos);  // no build packages in the runtime image
 }
+
+TEST_CASE("deploy: Alertmanager routes every health alert of the rules to a receiver that notifies") {
+  const std::string amtool = "/usr/bin/amtool";
+  const std::string config = source_path("deploy/alertmanager/alertmanager.yml");
+  REQUIRE_MESSAGE(executable(amtool), "amtool missing: install Debian's prometheus-alertmanager (scripts/setup.sh)");
+  if (!std::filesystem::exists(config)) {
+    MESSAGE("deploy/alertmanager/alertmanager.yml not written yet (another change)");
+    return;
+  }
+  const std::string dir = work_dir("amtool");
+  const YAML::Node rules = YAML::LoadFile(source_path("deploy/prometheus/riskd.rules.yml"));
+  int routed = 0;
+  for (const auto& group : rules["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      if (!rule["alert"]) continue;
+      const std::string name = rule["alert"].as<std::string>();
+      const std::string severity = rule["labels"]["severity"].as<std::string>();
+      const auto r = run_command({amtool, "config", "routes", "test", "--config.file=" + config, "alertname=" + name,
+                                  "severity=" + severity, "job=riskd"},
+                                 dir);
+      CAPTURE(name);
+      CHECK_MESSAGE(r.exit_code == 0, r.err);
+      // riskd-null lists without notifying (for info); a health alert must reach someone.
+      CHECK_MESSAGE(r.out.find("riskd-null") == std::string::npos, name << " routes to " << r.out);
+      CHECK(!r.out.empty());
+      ++routed;
+    }
+  }
+  CHECK(routed >= 10);
+}
