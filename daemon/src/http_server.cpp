@@ -518,8 +518,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return json_reply(snap && snap->ready ? http::status::ok : http::status::service_unavailable,
                           ready_json(snap.get()));
       }
-      case Route::metrics:
-      {
+      case Route::metrics: {
         Reply r = json_reply(http::status::ok, backend.metrics_text());
         r.content_type = k_prometheus_text;
         return r;

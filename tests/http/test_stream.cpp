@@ -6,6 +6,7 @@
 // (chriskohlhoff/asio#847): silenced for the library headers only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <doctest/doctest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
-#include <doctest/doctest.h>
 
 #include <array>
 #include <atomic>
@@ -127,7 +127,8 @@ class WsClient {
   }
 
   /// The next text message; nullopt and `error` when the read failed (closed, timeout).
-  std::optional<std::string> read(std::chrono::milliseconds deadline = 10s, boost::system::error_code* error = nullptr) {
+  std::optional<std::string> read(std::chrono::milliseconds deadline = 10s,
+                                  boost::system::error_code* error = nullptr) {
     buffer_.clear();
     boost::system::error_code result = asio::error::would_block;
     beast::get_lowest_layer(ws_).expires_after(deadline);
@@ -338,9 +339,10 @@ TEST_CASE("stream: a plain GET gets 426 and a cross-origin upgrade 403") {
   CHECK(plain[http::field::upgrade] == "websocket");
   CHECK(json::parse(plain.body()).at("error").as_string().find("WebSocket") != json::string::npos);
 
-  const std::vector<std::pair<std::string, std::string>> upgrade = {
-      {"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"},
-      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  const std::vector<std::pair<std::string, std::string>> upgrade = {{"Connection", "Upgrade"},
+                                                                    {"Upgrade", "websocket"},
+                                                                    {"Sec-WebSocket-Version", "13"},
+                                                                    {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
   auto foreign = upgrade;
   foreign.emplace_back("Origin", "http://evil.example");
   const auto refused = raw_get(f.server->port(), "/api/v1/stream", foreign);
@@ -424,9 +426,10 @@ TEST_CASE("stream: an idle client that answers no ping is closed after the idle 
   asio::io_context ioc;
   tcp::socket socket(ioc);
   socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), f.server->port()));
-  const std::string upgrade = "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
-                              "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  const std::string upgrade =
+      "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+      "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
   asio::write(socket, asio::buffer(upgrade));
   REQUIRE(eventually([&] { return f.server->stream_clients() == 1; }));
   CHECK(eventually([&] { return f.server->stream_clients() == 0; }, 10s));
@@ -447,7 +450,8 @@ TEST_CASE("dashboard: / is the page, its assets are served with their types, unk
   // Every file the page loads is served from /assets/ with its type.
   const std::regex ref(R"re((?:src|href)="(/assets/[^"]+)")re");
   int refs = 0;
-  for (auto it = std::sregex_iterator(page.body().begin(), page.body().end(), ref); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(page.body().begin(), page.body().end(), ref); it != std::sregex_iterator();
+       ++it) {
     const std::string target = (*it)[1];
     CAPTURE(target);
     const auto res = raw_get(f.server->port(), target, {});

@@ -8,14 +8,14 @@
 // (chriskohlhoff/asio#847): silenced for the library headers only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <doctest/doctest.h>
+#include <unistd.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
-#include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -90,10 +90,10 @@ class Daemon {
     const auto bootstrap = broker_->read_line(30s);
     REQUIRE_MESSAGE(bootstrap, "riskd broker printed no address; log: " << read_text(log_));
     config_ = dir + "/riskd.yaml";
-    std::ofstream(config_) << read_text(source_path("tests/data/vectors/book.yaml")) << "\nkafka: {bootstrap_servers: \""
-                          << *bootstrap << "\", group_id: riskd-dashboard-test}\n"
-                          << "feeds: {topics: [md.crypto, md.rates], state_topic: riskd.state}\n"
-                          << "http: {listen: \"127.0.0.1:" << listen_port << "\"}\n";
+    std::ofstream(config_) << read_text(source_path("tests/data/vectors/book.yaml"))
+                           << "\nkafka: {bootstrap_servers: \"" << *bootstrap << "\", group_id: riskd-dashboard-test}\n"
+                           << "feeds: {topics: [md.crypto, md.rates], state_topic: riskd.state}\n"
+                           << "http: {listen: \"127.0.0.1:" << listen_port << "\"}\n";
     start_run();
     producer_ = std::make_unique<riskd::feeds::KafkaProducer>(*bootstrap, riskd::feeds::KafkaProperties{}, false);
   }
@@ -120,8 +120,8 @@ class Daemon {
     for (const auto& [id, v] : market.at("series").as_object()) {
       const bool btc = std::string(id) == "BTC-USD";
       const double value = v.to_number<double>() * (btc ? btc_factor : 1.0);
-      const std::string tick = R"({"series": ")" + std::string(id) + R"(", "value": )" + json::serialize(json::value(value)) +
-                               R"(, "ts": )" + std::to_string(ts) + "}";
+      const std::string tick = R"({"series": ")" + std::string(id) + R"(", "value": )" +
+                               json::serialize(json::value(value)) + R"(, "ts": )" + std::to_string(ts) + "}";
       REQUIRE(producer_->produce(btc ? "md.crypto" : "md.rates", std::string(id), tick));
     }
     REQUIRE(producer_->flush(10s));
@@ -132,7 +132,9 @@ class Daemon {
     REQUIRE_MESSAGE(r.status == 200, target << " answered " << r.status << "; log: " << read_text(log_));
     return json::parse(r.body);
   }
-  [[nodiscard]] int status(const std::string& target) const { return http_request("127.0.0.1", port_, "GET", target).status; }
+  [[nodiscard]] int status(const std::string& target) const {
+    return http_request("127.0.0.1", port_, "GET", target).status;
+  }
   [[nodiscard]] unsigned short port() const { return port_; }
   [[nodiscard]] const std::string& log() const { return log_; }
 
@@ -170,7 +172,8 @@ class Browser {
   explicit Browser(const std::string& dir) : profile_(dir + "/chromium-profile"), ws_(ioc_) {
     const std::string binary =
         std::filesystem::exists("/usr/lib/chromium/chromium") ? "/usr/lib/chromium/chromium" : "/usr/bin/chromium";
-    REQUIRE_MESSAGE(std::filesystem::exists(binary), "Debian's chromium is not installed (scripts/setup.sh installs it)");
+    REQUIRE_MESSAGE(std::filesystem::exists(binary),
+                    "Debian's chromium is not installed (scripts/setup.sh installs it)");
     std::filesystem::create_directories(profile_);
     child_ = std::make_unique<Child>(
         std::vector<std::string>{binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -229,7 +232,8 @@ class Browser {
   /// Sends a DevTools command and returns its "result" (events in between are skipped).
   json::object call(const std::string& method, json::object params = {}, std::chrono::milliseconds timeout = 60s) {
     const std::int64_t id = ++next_id_;
-    const std::string text = json::serialize(json::object{{"id", id}, {"method", method}, {"params", std::move(params)}});
+    const std::string text =
+        json::serialize(json::object{{"id", id}, {"method", method}, {"params", std::move(params)}});
     boost::system::error_code result = asio::error::would_block;
     beast::get_lowest_layer(ws_).expires_after(timeout);
     ws_.text(true);
@@ -247,7 +251,8 @@ class Browser {
       json::value msg = json::parse(beast::buffers_to_string(buffer.data()));
       const auto* msg_id = msg.as_object().if_contains("id");
       if (msg_id == nullptr || msg_id->to_number<std::int64_t>() != id) continue;  // an event
-      if (const auto* error = msg.as_object().if_contains("error")) FAIL(method << " failed: " << json::serialize(*error));
+      if (const auto* error = msg.as_object().if_contains("error"))
+        FAIL(method << " failed: " << json::serialize(*error));
       return msg.as_object()["result"].as_object();
     }
     FAIL(method << ": no answer within the timeout");
@@ -319,7 +324,8 @@ std::string compare_book(Browser& browser, const json::value& doc) {
     if (row == nullptr) return id + ": no row";
     for (const char* field : {"ltv", "liquidation_ltv", "dscr"}) {
       if (!same_number(std::string(row->at(field).as_string()), b.at(field))) {
-        return id + "." + field + ": page " + std::string(row->at(field).as_string()) + ", API " + json::serialize(b.at(field));
+        return id + "." + field + ": page " + std::string(row->at(field).as_string()) + ", API " +
+               json::serialize(b.at(field));
       }
     }
     std::string level = "ok";
@@ -329,7 +335,8 @@ std::string compare_book(Browser& browser, const json::value& doc) {
         level = std::string(sev);
       }
     }
-    if (row->at("level").as_string() != level) return id + ": level " + json::serialize(row->at("level")) + ", expected " + level;
+    if (row->at("level").as_string() != level)
+      return id + ": level " + json::serialize(row->at("level")) + ", expected " + level;
   }
   return {};
 }
@@ -375,8 +382,8 @@ TEST_CASE("dashboard: headless Chromium shows the API's figures, follows new tic
     const std::string id(s.at("id").as_string());
     CAPTURE(id);
     CHECK(browser.wait_true("(() => { const c = document.querySelector('#feeds tr[data-series=\"" + id +
-                            "\"] td.num'); return !!c && c.dataset.value === String(" + json::serialize(s.at("value")) +
-                            "); })()",
+                                "\"] td.num'); return !!c && c.dataset.value === String(" +
+                                json::serialize(s.at("value")) + "); })()",
                             30s));
   }
   const std::size_t alerts = daemon.get_json("/api/v1/alerts").as_array().size();
@@ -442,7 +449,8 @@ TEST_CASE("dashboard: headless Chromium shows the API's figures, follows new tic
   CHECK(png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
 }
 
-TEST_CASE("dashboard: a stopped daemon shows the disconnected banner and the page reconnects by itself when it is back") {
+TEST_CASE(
+    "dashboard: a stopped daemon shows the disconnected banner and the page reconnects by itself when it is back") {
   const std::string dir = fresh_dir("dashboard-reconnect");
   Daemon daemon(dir, free_port());
   daemon.feed_market(1.0);
@@ -453,9 +461,10 @@ TEST_CASE("dashboard: a stopped daemon shows the disconnected banner and the pag
   REQUIRE(browser.wait_true("document.body.dataset.stream === 'live' && document.getElementById('banner').hidden"));
 
   daemon.stop_run();
-  CHECK(browser.wait_true("document.body.dataset.stream === 'down' && !document.getElementById('banner').hidden && "
-                          "document.getElementById('banner').textContent.startsWith('Disconnected from riskd')",
-                          30s));
+  CHECK(
+      browser.wait_true("document.body.dataset.stream === 'down' && !document.getElementById('banner').hidden && "
+                        "document.getElementById('banner').textContent.startsWith('Disconnected from riskd')",
+                        30s));
   // The figures stay on screen (frozen) while the daemon is away.
   CHECK(browser.eval("document.querySelectorAll('#book tbody tr').length === 3") == true);
 
