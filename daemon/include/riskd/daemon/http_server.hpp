@@ -36,7 +36,7 @@
 // "client too slow: ...", a warning in the log, stream_clients_dropped()
 // counts it. The server pings an idle client every stream_idle_timeout / 2
 // and closes one that has not answered within stream_idle_timeout. Client
-// frames are read and ignored (at most 4 KiB each). stop() sends every
+// frames are read and ignored (one over 4 KiB closes the stream). stop() sends every
 // stream a close frame 1001 "server shutting down" (if the io_context still
 // runs), and closes its socket after at most stream_close_timeout.
 #include <chrono>
