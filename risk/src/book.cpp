@@ -19,10 +19,15 @@ Book::Book(const RiskConfig& config) : config_(config), valuer_(config.model) {
       scenarios_.push_back(s);
     }
   }
+  borrowers_.reserve(config_.borrowers.size());
   for (const auto& spec : config_.borrowers) {
     index_.emplace(spec.id, borrowers_.size());
     borrowers_.push_back(compile_borrower(spec, catalog_, config_.gpu_models, config_.model));
   }
+  // The compiled borrowers are the book from here on (upserts change them,
+  // not the specs): keeping the specs would double the memory per borrower.
+  config_.borrowers.clear();
+  config_.borrowers.shrink_to_fit();
   results_.resize(borrowers_.size());
   slow_.resize(borrowers_.size());
   gpu_valid_.assign(borrowers_.size(), 0);

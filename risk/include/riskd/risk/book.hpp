@@ -29,6 +29,8 @@ class Book {
   [[nodiscard]] SeriesCatalog& catalog() { return catalog_; }
   [[nodiscard]] const SeriesCatalog& catalog() const { return catalog_; }
   [[nodiscard]] const Valuer& valuer() const { return valuer_; }
+  /// The config without its borrowers (config().borrowers is empty: the
+  /// compiled borrowers() are the book).
   [[nodiscard]] const RiskConfig& config() const { return config_; }
   [[nodiscard]] const std::vector<Scenario>& scenarios() const { return scenarios_; }
   [[nodiscard]] const std::vector<CompiledBorrower>& borrowers() const { return borrowers_; }
