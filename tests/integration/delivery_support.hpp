@@ -3,6 +3,9 @@
 // against a broker, compare alert events with `riskd replay`.
 #include <doctest/doctest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -179,5 +183,77 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout) {
   }
   return pred();
 }
+
+/// A webhook receiver on 127.0.0.1 (port chosen by the system): answers
+/// every POST with `status()` (500 while failing on purpose) and records the
+/// bodies it answered 2xx to, in arrival order.
+class WebhookReceiver {
+ public:
+  WebhookReceiver() : acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~WebhookReceiver() {
+    stop_ = true;
+    // Wake the blocking accept with a connection of our own.
+    boost::system::error_code ec;
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket wake(ioc);
+    wake.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ec);
+    if (thread_.joinable()) thread_.join();
+  }
+  WebhookReceiver(const WebhookReceiver&) = delete;
+  WebhookReceiver& operator=(const WebhookReceiver&) = delete;
+
+  [[nodiscard]] unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  void set_status(int status) { status_ = status; }
+  [[nodiscard]] std::vector<std::string> delivered() const {
+    const std::lock_guard lock(mutex_);
+    return delivered_;
+  }
+  [[nodiscard]] std::size_t refused() const { return refused_; }
+
+ private:
+  void serve() {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    while (!stop_) {
+      boost::system::error_code ec;
+      boost::asio::ip::tcp::socket socket(ioc_);
+      acceptor_.accept(socket, ec);
+      if (ec) continue;
+      beast::tcp_stream stream(std::move(socket));
+      beast::flat_buffer buffer;
+      // Keep-alive: serve requests on this connection until the client closes it.
+      while (!stop_) {
+        http::request<http::string_body> req;
+        stream.expires_after(std::chrono::seconds(5));  // an idle keep-alive connection is closed
+        http::read(stream, buffer, req, ec);
+        if (ec) break;
+        const int status = status_;
+        if (status / 100 == 2) {
+          const std::lock_guard lock(mutex_);
+          delivered_.push_back(req.body());
+        } else {
+          ++refused_;
+        }
+        http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        http::write(stream, res, ec);
+        if (ec || !req.keep_alive()) break;
+      }
+      stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    }
+  }
+
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> status_{200};
+  std::atomic<std::size_t> refused_{0};
+  mutable std::mutex mutex_;
+  std::vector<std::string> delivered_;
+};
 
 }  // namespace riskd::test

@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "delivery_support.hpp"
 
@@ -39,11 +40,12 @@ const std::string k_ticks = source_path("tests/data/vectors/ticks.jsonl");
 
 /// The vectors book (optionally edited) with Kafka, feeds and outputs: one
 /// feed topic with one partition, so the daemon sees the file's order.
-std::string write_config(const std::string& bootstrap, const std::string& group, const std::string& book_text) {
+std::string write_config(const std::string& bootstrap, const std::string& group, const std::string& book_text,
+                         const std::string& more_outputs = {}) {
   const std::string path = delivery_work_dir() + "/" + group + ".yaml";
   std::ofstream(path) << book_text << "\nkafka: {bootstrap_servers: \"" << bootstrap << "\", group_id: " << group
                       << "}\nfeeds: {topics: [md.feed], borrowers_topic: risk.borrowers, state_topic: riskd.state}\n"
-                      << "outputs: {alerts_topic: risk.alerts, signals_topic: risk.signals}\n"
+                      << "outputs: {alerts_topic: risk.alerts, signals_topic: risk.signals" << more_outputs << "}\n"
                       << "http: {listen: \"127.0.0.1:0\"}\n";
   return path;
 }
@@ -67,14 +69,15 @@ struct Env {
   std::vector<std::string> lines = read_lines(k_ticks);
 
   /// `riskd broker` as a separate process (alerts topic with 3 partitions).
-  explicit Env(const std::string& book_text = read_text(source_path("tests/data/vectors/book.yaml"))) {
+  explicit Env(const std::string& book_text = read_text(source_path("tests/data/vectors/book.yaml")),
+               const std::string& more_outputs = {}) {
     broker = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "broker", "--topics",
                                                               "md.feed,risk.borrowers,riskd.state,risk.alerts:3,risk.signals"},
                                      log);
     const auto line = broker->read_line(10s);
     REQUIRE_MESSAGE(line, "riskd broker printed no bootstrap address");
     bootstrap = *line;
-    finish(book_text);
+    finish(book_text, more_outputs);
   }
   /// An in-test mock cluster of two brokers: everything on broker 1 except
   /// the alerts topic, led by broker 2 (which the test can take down).
@@ -89,8 +92,8 @@ struct Env {
     finish(read_text(source_path("tests/data/vectors/book.yaml")));
   }
 
-  void finish(const std::string& book_text) {
-    config_path = write_config(bootstrap, group, book_text);
+  void finish(const std::string& book_text, const std::string& more_outputs = {}) {
+    config_path = write_config(bootstrap, group, book_text, more_outputs);
     producer = std::make_unique<riskd::feeds::KafkaProducer>(bootstrap, riskd::feeds::KafkaProperties{}, false);
   }
 
@@ -401,4 +404,110 @@ TEST_CASE("delivery: feed_stale fires on the wall clock when a series goes quiet
   CHECK(stale[0].at("seq").to_number<std::int64_t>() == 1);
   CHECK(stale[1].at("state").as_string() == "resolved");
   CHECK(stale[1].at("seq").to_number<std::int64_t>() == 2);
+}
+
+TEST_CASE("delivery: a failing webhook gets every breach once it recovers, in order, and a restart re-pages nothing") {
+  riskd::test::WebhookReceiver hook;
+  hook.set_status(500);  // failing on purpose from the start
+  Env env(read_text(source_path("tests/data/vectors/book.yaml")),
+          ", webhooks: [{url: \"http://127.0.0.1:" + std::to_string(hook.port()) + "/hook\", timeout_s: 2}]");
+  const std::size_t n = env.lines.size();
+  const std::size_t part1 = n / 2;
+  const auto replay_all = replay_events(env.config_path, k_ticks);
+  const auto replay_part1 = replay_events(env.config_path, write_ticks(env.lines, part1));
+  const auto criticals = [](const std::vector<boost::json::object>& events) {
+    std::set<std::string> ids;
+    for (const auto& ev : events) {
+      if (ev.at("severity").as_string() == "critical") ids.insert(event_id(ev));
+    }
+    return ids;
+  };
+  const auto delivered_ids = [&] {
+    std::set<std::string> ids;
+    for (const auto& body : hook.delivered()) ids.insert(event_id(boost::json::parse(body).as_object()));
+    return ids;
+  };
+
+  RunningDaemon d;
+  d.start(env.config_path, env.log);
+  env.feed(0, part1);
+  REQUIRE(eventually([&] { return hook.refused() >= 3; }, 20s));  // the sink retries
+  CHECK(hook.delivered().empty());
+  hook.set_status(200);
+  const auto want1 = criticals(replay_part1);
+  REQUIRE(!want1.empty());
+  REQUIRE(eventually(
+      [&] {
+        const auto got = delivered_ids();
+        return std::includes(got.begin(), got.end(), want1.begin(), want1.end());
+      },
+      60s));
+  wait_for_alerts(env, replay_part1);
+  d.child->signal(SIGTERM);
+  REQUIRE(d.child->wait(10s) == 0);
+  const std::size_t before_restart = hook.delivered().size();
+
+  RunningDaemon again;
+  again.start(env.config_path, env.log);
+  env.feed(part1, n);
+  const auto want_all = criticals(replay_all);
+  REQUIRE(eventually(
+      [&] {
+        const auto got = delivered_ids();
+        return std::includes(got.begin(), got.end(), want_all.begin(), want_all.end());
+      },
+      60s));
+  check_against_replay(wait_for_alerts(env, replay_all), replay_all);
+  // Outcomes are counted per sink.
+  std::string metrics;
+  eventually(
+      [&] {
+        metrics = again.get("/metrics").body;
+        return metrics.find("sink=\"kafka\"") != std::string::npos &&
+               metrics.find("sink=\"kafka_signals\"") != std::string::npos;
+      },
+      20s);
+  const auto has_line = [&](const std::string& a, const std::string& b) {
+    std::istringstream in(metrics);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("riskd_alert_notifications_total{", 0) == 0 && line.find(a) != std::string::npos &&
+          line.find(b) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto notification_lines = [&] {
+    std::string out;
+    std::istringstream in(metrics);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("riskd_alert_notifications_total", 0) == 0) out += line + "\n";
+    }
+    return out;
+  }();
+  CHECK_MESSAGE(has_line("sink=\"kafka\"", "outcome=\"sent\""), notification_lines);
+  CHECK_MESSAGE(has_line("sink=\"webhook\"", "outcome=\"sent\""), notification_lines);
+  CHECK_MESSAGE(has_line("sink=\"kafka_signals\"", "outcome=\"sent\""), notification_lines);
+  again.child->signal(SIGTERM);
+  REQUIRE(again.child->wait(10s) == 0);
+
+  std::map<std::string, const boost::json::object*> by_id;
+  for (const auto& ev : replay_all) by_id.emplace(event_id(ev), &ev);
+  std::map<std::string, std::int64_t> last_seq;
+  std::set<std::string> seen;
+  const auto bodies = hook.delivered();
+  CHECK(bodies.size() > before_restart);
+  for (const auto& body : bodies) {
+    const auto ev = boost::json::parse(body).as_object();
+    if (riskd::test::is_feed_rule(ev)) continue;  // wall-clock staleness: not in replay
+    const std::string id = event_id(ev);
+    CHECK_MESSAGE(seen.insert(id).second, "delivered twice (re-paged): " << id);
+    const auto w = by_id.find(id);
+    REQUIRE_MESSAGE(w != by_id.end(), "delivered but not in replay: " << body);
+    CHECK(json_diff(boost::json::value(ev), boost::json::value(*w->second), 1e-9) == "");
+    const std::string key(ev.at("key").as_string());
+    const auto seq = ev.at("seq").to_number<std::int64_t>();
+    CHECK_MESSAGE(seq > last_seq[key], key << ": seq " << seq << " delivered after " << last_seq[key]);
+    last_seq[key] = seq;
+  }
 }
