@@ -427,7 +427,7 @@ TEST_CASE("riskd broker and riskd feed answer --help with exit 0 and bad usage w
   }
 }
 
-TEST_CASE("delivery reports carry the produce token and offset; with the leader down purge fails what is held") {
+TEST_CASE("delivery reports carry the produce token and offset, and with the leader down purge fails what is held") {
   MockCluster cluster(2);
   cluster.create_topic("dr", 1);
   cluster.set_partition_leader("dr", 0, 2);
