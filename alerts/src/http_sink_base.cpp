@@ -200,8 +200,8 @@ void HttpSinkBase::count(std::string_view outcome, std::uint64_t n) const {
   for (std::uint64_t i = 0; i < n; ++i) count_(name_, outcome);
 }
 
-void HttpSinkBase::enqueue_locked(AlertEvent event) {
-  if (queue_.push(std::move(event)) > 0) dropped_pending_.fetch_add(1, std::memory_order_relaxed);
+void HttpSinkBase::enqueue_locked(const AlertEvent& event) {
+  if (queue_.push(event) > 0) dropped_pending_.fetch_add(1, std::memory_order_relaxed);
   wake_locked();
 }
 

@@ -89,7 +89,7 @@ class HttpSinkBase : public Sink {
   // --- engine side (any thread), under mutex_ ---
   /// Appends to the queue; a full queue drops its oldest event (tallied and
   /// logged by the executor).
-  void enqueue_locked(AlertEvent event);
+  void enqueue_locked(const AlertEvent& event);
   /// Tallies an inhibited event; the executor reports it (see flush_counts).
   void note_inhibited() { inhibited_pending_.fetch_add(1, std::memory_order_relaxed); }
   [[nodiscard]] bool accepting_locked() const { return accepting_; }

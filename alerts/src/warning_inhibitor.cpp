@@ -21,6 +21,10 @@ Role role_of(std::string_view rule) {
 
 }  // namespace
 
+bool WarningInhibitor::concerns(const AlertEvent& event) {
+  return !event.borrower.empty() && role_of(event.rule).covenant >= 0;
+}
+
 bool WarningInhibitor::admit(const AlertEvent& event, std::vector<AlertEvent>& deliver) {
   const Role role = role_of(event.rule);
   if (role.covenant < 0 || event.borrower.empty()) {

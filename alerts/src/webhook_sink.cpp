@@ -39,9 +39,13 @@ class WebhookSink final : public detail::HttpSinkBase {
         count("dropped");
         return;
       }
+      if (!WarningInhibitor::concerns(event)) {
+        enqueue_locked(event);
+        return;
+      }
       deliver_.clear();
       if (inhibitor_.admit(event, deliver_)) note_inhibited();
-      for (AlertEvent& e : deliver_) enqueue_locked(std::move(e));
+      for (const AlertEvent& e : deliver_) enqueue_locked(e);
     } catch (const std::exception&) {
       count("dropped");  // out of memory: the event is lost, never the engine
     }

@@ -59,6 +59,28 @@ TEST_CASE("sink queue keeps order and drops the oldest item when full") {
   CHECK(q.empty());
 }
 
+TEST_CASE("sink queue keeps FIFO order while it grows and wraps around") {
+  alerts::DropOldestQueue<std::string> q(100);
+  std::vector<std::string> out;
+  int next_in = 0;
+  int next_out = 0;
+  // Interleave pushes and pops so that growth happens with the head mid-ring.
+  for (int round = 0; round < 49; ++round) {  // +2 a round: 98 held, head far from slot 0
+    for (int i = 0; i < 3; ++i) CHECK(q.push(std::to_string(next_in++)) == 0);
+    CHECK(q.pop() == std::to_string(next_out++));
+  }
+  CHECK(q.push(std::to_string(next_in++)) == 0);
+  CHECK(q.push(std::to_string(next_in++)) == 0);
+  CHECK(q.size() == 100);
+  CHECK(q.push(std::to_string(next_in++)) == 1);  // full at capacity: the oldest goes
+  ++next_out;
+  out.clear();
+  q.pop_up_to(1000, out);
+  REQUIRE(out.size() == 100);
+  for (const auto& s : out) CHECK(s == std::to_string(next_out++));
+  CHECK(q.empty());
+}
+
 TEST_CASE("sink queue refuses a zero capacity") {
   CHECK_THROWS_AS(alerts::DropOldestQueue<int>(0), std::invalid_argument);
 }
@@ -121,6 +143,9 @@ TEST_CASE("a warning delivered before its breach fired gets its resolution after
 
 TEST_CASE("feed and borrower-less events pass the inhibitor untouched") {
   alerts::WarningInhibitor inh;
+  CHECK_FALSE(alerts::WarningInhibitor::concerns(event("", "feed_stale:BTC-USD", true, 1)));
+  CHECK_FALSE(alerts::WarningInhibitor::concerns(event("a", "liquidation_shortfall", true, 1)));
+  CHECK(alerts::WarningInhibitor::concerns(event("a", "dscr_warning", true, 1)));
   std::vector<alerts::AlertEvent> out;
   CHECK_FALSE(inh.admit(event("", "feed_stale:BTC-USD", true, 1), out));
   CHECK(out.size() == 1);

@@ -34,6 +34,10 @@ class WarningInhibitor {
   /// `event` was inhibited.
   bool admit(const AlertEvent& event, std::vector<AlertEvent>& deliver);
 
+  /// False for events rule 1 lets pass untouched (admit would only copy them
+  /// to `deliver`): a fast path for callers.
+  [[nodiscard]] static bool concerns(const AlertEvent& event);
+
   /// Borrowers with inhibition state (bounded by the borrowers with a breach
   /// firing or a warning held back).
   [[nodiscard]] std::size_t tracked() const { return by_borrower_.size(); }
