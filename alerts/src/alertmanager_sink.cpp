@@ -55,7 +55,9 @@ risk::TimeMs wall_now_ms() {
 }
 
 /// A 4xx other than 408 and 429 says the payload itself is wrong.
-bool permanent(int status) { return status >= 400 && status < 500 && status != 408 && status != 429; }
+bool permanent(int status) {
+  return status >= 400 && status < 500 && status != 408 && status != 429;
+}
 
 class AlertmanagerSink final : public detail::HttpSinkBase {
  public:

@@ -144,11 +144,14 @@ HttpSinkBase::HttpSinkBase(std::string name, std::string url, std::size_t capaci
       count_(std::move(count)),
       io_(std::make_unique<Io>()) {
   if (initial_backoff.count() <= 0 || max_backoff < initial_backoff) {
-    throw std::invalid_argument(name_ + " sink " + url_ + ": backoff must be > 0 ms with max_backoff >= initial_backoff");
+    throw std::invalid_argument(name_ + " sink " + url_ +
+                                ": backoff must be > 0 ms with max_backoff >= initial_backoff");
   }
 }
 
-HttpSinkBase::~HttpSinkBase() { stop_now(); }
+HttpSinkBase::~HttpSinkBase() {
+  stop_now();
+}
 
 void HttpSinkBase::start() {
   asio::co_spawn(io_->ioc, run_guarded(), asio::detached);
@@ -181,8 +184,8 @@ asio::awaitable<void> HttpSinkBase::report_drops() {
     if (last_log != SteadyClock::time_point{} && now - last_log < std::chrono::seconds(10)) continue;
     dropped_total_ += dropped_unlogged_;
     last_log = now;
-    spdlog::warn("{} sink {}: queue full ({} events): dropped the {} oldest undelivered events ({} since start)",
-                 name_, url_, queue_.capacity(), dropped_unlogged_, dropped_total_);
+    spdlog::warn("{} sink {}: queue full ({} events): dropped the {} oldest undelivered events ({} since start)", name_,
+                 url_, queue_.capacity(), dropped_unlogged_, dropped_total_);
     dropped_unlogged_ = 0;
   }
 }

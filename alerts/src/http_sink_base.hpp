@@ -124,14 +124,14 @@ class HttpSinkBase : public Sink {
   std::string name_;
   OutcomeCounter count_;
   bool accepting_ = true;
-  bool idle_ = false;  // under mutex_: the executor waits for work and needs a wake-up
+  bool idle_ = false;                                // under mutex_: the executor waits for work and needs a wake-up
   std::atomic<std::uint64_t> dropped_pending_{0};    // tallied by submit, not yet counted
   std::atomic<std::uint64_t> inhibited_pending_{0};  // idem
   std::uint64_t dropped_unlogged_ = 0;               // executor thread
-  std::uint64_t dropped_total_ = 0;  // executor thread
-  std::size_t in_flight_ = 0;        // executor thread; read after join
-  bool draining_ = false;            // executor thread
-  std::uint64_t failed_streak_ = 0;  // executor thread
+  std::uint64_t dropped_total_ = 0;                  // executor thread
+  std::size_t in_flight_ = 0;                        // executor thread; read after join
+  bool draining_ = false;                            // executor thread
+  std::uint64_t failed_streak_ = 0;                  // executor thread
   SteadyClock::time_point last_failure_log_{};
 
   std::mutex stop_mutex_;  // serializes stop()

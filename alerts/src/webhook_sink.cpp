@@ -85,7 +85,7 @@ class WebhookSink final : public detail::HttpSinkBase {
 
   HttpEndpoint endpoint_;
   std::chrono::milliseconds timeout_;
-  WarningInhibitor inhibitor_;     // under mutex_
+  WarningInhibitor inhibitor_;       // under mutex_
   std::vector<AlertEvent> deliver_;  // under mutex_
 };
 

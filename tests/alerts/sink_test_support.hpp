@@ -202,8 +202,8 @@ class WebhookReceiver {
       timer.expires_after(delay);
       co_await timer.async_wait(use);
     }
-    http::response<http::string_body> res{mode == Mode::fail_500 ? http::status::internal_server_error : http::status::ok,
-                                          11};
+    http::response<http::string_body> res{
+        mode == Mode::fail_500 ? http::status::internal_server_error : http::status::ok, 11};
     res.body() = mode == Mode::fail_500 ? "failing on purpose" : "ok";
     res.keep_alive(false);
     res.prepare_payload();

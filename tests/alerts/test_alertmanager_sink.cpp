@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -51,7 +51,8 @@ std::string work_dir(const std::string& name) {
 class Alertmanager {
  public:
   Alertmanager(unsigned short port, const std::string& dir) : port_(port), log_(dir + "/alertmanager.log") {
-    REQUIRE_MESSAGE(std::filesystem::exists(k_alertmanager), k_alertmanager << " missing: install prometheus-alertmanager");
+    REQUIRE_MESSAGE(std::filesystem::exists(k_alertmanager),
+                    k_alertmanager << " missing: install prometheus-alertmanager");
     std::filesystem::create_directories(dir + "/data");
     child_ = std::make_unique<test::Child>(
         std::vector<std::string>{k_alertmanager, "--config.file=" + k_config, "--storage.path=" + dir + "/data",
@@ -90,7 +91,9 @@ class Alertmanager {
   std::unique_ptr<test::Child> child_;
 };
 
-risk::TimeMs time_of(const boost::json::value& v) { return *risk::parse_rfc3339(v.as_string()); }
+risk::TimeMs time_of(const boost::json::value& v) {
+  return *risk::parse_rfc3339(v.as_string());
+}
 
 std::size_t inhibited_by(const boost::json::object& alert) {
   return alert.at("status").at("inhibitedBy").as_array().size();
@@ -115,8 +118,9 @@ TEST_CASE("alertmanager receives riskd alerts, keeps them alive by re-sending, i
   const risk::TimeMs fired_at = test::wall_ms() / 1000 * 1000 - 5000;
   sink->submit(event("miner-a", "ltv_breach", true, 1, fired_at, 0.7213, 0.70));
   std::optional<boost::json::object> breach;
-  REQUIRE_MESSAGE(eventually([&] { return (breach = am.find("ltv_breach", "miner-a")).has_value(); }),
-                  "log:\n" << read_text(am.log()));
+  REQUIRE_MESSAGE(
+      eventually([&] { return (breach = am.find("ltv_breach", "miner-a")).has_value(); }), "log:\n"
+                                                                                               << read_text(am.log()));
   CHECK(breach->at("labels") == boost::json::parse(R"({"alertname": "ltv_breach", "borrower": "miner-a",
                                                        "service": "riskd", "severity": "critical"})"));
   CHECK(time_of(breach->at("startsAt")) == fired_at);

@@ -132,10 +132,10 @@ TEST_CASE("a warning that fired and resolved under its breach is never shown") {
 TEST_CASE("a warning delivered before its breach fired gets its resolution after the breach resolves") {
   alerts::WarningInhibitor inh;
   std::vector<alerts::AlertEvent> out;
-  inh.admit(event("a", "ltv_warning", true, 1), out);   // delivered
-  inh.admit(event("a", "ltv_breach", true, 1), out);    // delivered
+  inh.admit(event("a", "ltv_warning", true, 1), out);          // delivered
+  inh.admit(event("a", "ltv_breach", true, 1), out);           // delivered
   CHECK(inh.admit(event("a", "ltv_warning", false, 2), out));  // held
-  inh.admit(event("a", "ltv_breach", false, 2), out);   // releases the resolution
+  inh.admit(event("a", "ltv_breach", false, 2), out);          // releases the resolution
   CHECK(keys_states(out) == std::vector<std::string>{"a/ltv_warning firing", "a/ltv_breach firing",
                                                      "a/ltv_breach resolved", "a/ltv_warning resolved"});
   CHECK(inh.tracked() == 0);
@@ -262,8 +262,9 @@ TEST_CASE("invalid sink options are rejected at construction") {
   CHECK_THROWS_AS(alerts::make_alertmanager_sink({.url = "http://127.0.0.1:9/", .resend_s = -1.0}, nullptr),
                   std::invalid_argument);
   CHECK_THROWS_AS(alerts::make_alertmanager_sink({.url = "http://127.0.0.1:9/?a=b"}, nullptr), std::invalid_argument);
-  const std::string g = message_of(
-      [] { alerts::make_alertmanager_sink({.url = "http://127.0.0.1:9/", .generator_base_url = "riskd:8080"}, nullptr); });
+  const std::string g = message_of([] {
+    alerts::make_alertmanager_sink({.url = "http://127.0.0.1:9/", .generator_base_url = "riskd:8080"}, nullptr);
+  });
   CHECK(g.find("riskd:8080") != std::string::npos);
   CHECK(g.find("generator_base_url") != std::string::npos);
 }

@@ -40,8 +40,8 @@ std::vector<std::string> bodies(const std::vector<alerts::AlertEvent>& events) {
 TEST_CASE("webhook delivers every event once and in order after refused connections, 500s and slow answers") {
   test::Outcomes outcomes;
   const unsigned short port = test::unused_port();
-  auto sink = alerts::make_webhook_sink(fast_options("http://127.0.0.1:" + std::to_string(port) + "/hook"),
-                                        outcomes.counter());
+  auto sink =
+      alerts::make_webhook_sink(fast_options("http://127.0.0.1:" + std::to_string(port) + "/hook"), outcomes.counter());
   CHECK(sink->name() == "webhook");
   // Two keys whose events interleave, plus feed and stress events.
   std::vector<alerts::AlertEvent> events;
@@ -116,8 +116,8 @@ TEST_CASE("webhook skips a warning while the borrower's breach of that covenant 
 TEST_CASE("webhook queue overflow drops the oldest waiting events and counts them") {
   test::Outcomes outcomes;
   const unsigned short port = test::unused_port();
-  auto sink = alerts::make_webhook_sink(fast_options("http://127.0.0.1:" + std::to_string(port) + "/", 3),
-                                        outcomes.counter());
+  auto sink =
+      alerts::make_webhook_sink(fast_options("http://127.0.0.1:" + std::to_string(port) + "/", 3), outcomes.counter());
   std::vector<alerts::AlertEvent> events;
   for (std::uint64_t seq = 1; seq <= 6; ++seq) events.push_back(event("m", "liquidation_shortfall", seq % 2, seq));
   sink->submit(events[0]);

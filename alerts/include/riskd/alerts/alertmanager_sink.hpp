@@ -13,11 +13,11 @@
 namespace riskd::alerts {
 
 struct AlertmanagerSinkOptions {
-  std::string url{};               // base URL of Alertmanager, e.g. http://127.0.0.1:9093
-  double resend_s = 60.0;          // outputs.alertmanager.resend_s
+  std::string url{};                 // base URL of Alertmanager, e.g. http://127.0.0.1:9093
+  double resend_s = 60.0;            // outputs.alertmanager.resend_s
   std::string generator_base_url{};  // riskd's own HTTP base, e.g. http://127.0.0.1:8080
   std::size_t queue_capacity = 10'000;
-  double timeout_s = 5.0;          // per request
+  double timeout_s = 5.0;  // per request
   // Retry of failed posts: capped exponential backoff with full jitter.
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{30'000};

@@ -8,8 +8,8 @@
 namespace riskd::alerts {
 
 struct HttpEndpoint {
-  std::string url;          // as configured
-  std::string host;         // name or address (IPv6 without brackets)
+  std::string url;   // as configured
+  std::string host;  // name or address (IPv6 without brackets)
   std::uint16_t port = 80;
   std::string target;       // path and query, at least "/"
   std::string host_header;  // "host[:port]" as in the URL

@@ -3,8 +3,8 @@
 // the OLDEST item (the newest state matters most to an on-call person, and
 // a later event of the same alert supersedes an earlier one).
 // Not thread-safe: sinks guard it with their own mutex.
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <utility>

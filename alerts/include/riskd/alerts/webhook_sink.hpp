@@ -11,8 +11,8 @@
 namespace riskd::alerts {
 
 struct WebhookSinkOptions {
-  std::string url{};               // outputs.webhooks[i].url
-  double timeout_s = 5.0;          // per request
+  std::string url{};       // outputs.webhooks[i].url
+  double timeout_s = 5.0;  // per request
   std::size_t queue_capacity = 10'000;
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{30'000};
