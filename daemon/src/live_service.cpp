@@ -9,6 +9,7 @@
 
 #include "riskd/alerts/event.hpp"
 #include "riskd/daemon/alert_outbox.hpp"
+#include "riskd/daemon/result_json.hpp"
 #include "riskd/daemon/signals.hpp"
 #include "riskd/daemon/snapshot_builder.hpp"
 #include "riskd/feeds/kafka.hpp"
@@ -122,6 +123,10 @@ struct LiveService::Impl {
   Clock::time_point backpressure_since{};
   std::uint64_t duplicates = 0;
   std::vector<alerts::AlertEvent> restored_firing;  // firing on the alerts topic at start
+  // The last event of each key restored as firing, until its next
+  // transition: Engine::restore_alert_states restores states and seqs but
+  // not these, so snapshots would list such an alert with empty fields.
+  std::map<std::string, alerts::AlertEvent> restored_last;
   RateLimitedLog delivery_log{5, std::chrono::seconds(10)};
   std::map<std::string, std::optional<risk::BorrowerSpec>> topic_borrowers;  // nullopt: tombstoned
   std::map<PartitionKey, std::int64_t> next_offsets;  // feed partitions: next offset to read
@@ -172,6 +177,7 @@ struct LiveService::Impl {
   void commit(bool synchronous);
   void write_state();
   void publish();
+  void patch_restored(Snapshot& snap);
   [[nodiscard]] std::map<std::string, risk::SeriesKind> known_kinds() const;
 };
 
@@ -351,6 +357,7 @@ void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
 void LiveService::Impl::emit(const alerts::AlertEvent& ev, std::optional<FeedPosition> cause) {
   market_changed = true;
   state_dirty = true;
+  restored_last.erase(ev.key);  // the engine has its own last event for it now
   if (const auto d = delivered_seq.find(ev.key); d != delivered_seq.end()) {
     if (ev.seq <= d->second) {
       // Re-derived after a restart: already on the alerts topic (and passed to the sinks then).
@@ -566,6 +573,7 @@ void LiveService::Impl::restore_alerts() {
     std::uint64_t seq = 0;
   };
   std::map<std::string, alerts::AlertEvent> latest_event;
+  std::map<std::string, alerts::AlertEvent> checkpoint_event;
   if (!checkpoint_alerts && !state_found) {
     // No market state: if no feed offset was ever committed either, the feeds
     // are read from the beginning and derive every event again: start from
@@ -615,7 +623,10 @@ void LiveService::Impl::restore_alerts() {
       if (!checkpoint_alerts) continue;
       const auto cp = checkpoint_alerts->find(m.partition);
       if (cp != checkpoint_alerts->end() && m.offset < cp->second) {
-        if (auto& c = at_checkpoint[k]; seen.seq >= c.seq) c = seen;
+        if (auto& c = at_checkpoint[k]; seen.seq >= c.seq) {
+          c = seen;
+          checkpoint_event[k] = event_from_json(*o);
+        }
       } else {
         ++after_checkpoint;
         awaiting.insert({k, seen.seq});
@@ -649,6 +660,10 @@ void LiveService::Impl::restore_alerts() {
     }
   }
   engine->restore_alert_states(states);
+  restored_last.clear();
+  for (const auto& [k, ev] : checkpoint_alerts ? checkpoint_event : latest_event) {
+    if (ev.firing && states[k].firing) restored_last[k] = ev;
+  }
   for (const auto& [k, seen] : latest) delivered_seq[k] = seen.seq;
   restored_firing.clear();
   for (const auto& [k, ev] : latest_event) {
@@ -754,8 +769,41 @@ void LiveService::Impl::write_state() {
   state_producer->poll(std::chrono::milliseconds(0));
 }
 
+// Puts the restored last events of alerts still firing since before the
+// restart in place of the empty ones the engine reports (see restored_last).
+void LiveService::Impl::patch_restored(Snapshot& snap) {
+  auto& active = snap.active_alerts;
+  active.erase(std::remove_if(active.begin(), active.end(),
+                              [&](const alerts::AlertEvent& a) { return a.key.empty() || restored_last.count(a.key) != 0; }),
+               active.end());
+  std::set<std::string> borrowers;
+  for (const auto& [k, ev] : restored_last) {
+    active.push_back(ev);
+    if (!ev.borrower.empty()) borrowers.insert(ev.borrower);
+  }
+  alerts::sort_by_key(active);
+  const risk::Book& book = engine->book();
+  for (const auto& id : borrowers) {
+    const auto v = snap.borrower_index.find(id);
+    const auto i = book.borrower_index(id);
+    if (v == snap.borrower_index.end() || !i) continue;
+    BorrowerView& view = snap.borrowers[v->second];
+    view.firing.clear();
+    std::vector<AlertRef> refs;
+    for (const auto& a : active) {
+      if (a.borrower != id) continue;
+      view.firing.push_back(a);
+      refs.push_back({a.rule, a.severity});
+    }
+    risk::JsonText j;
+    write_borrower(j, book, *i, refs);
+    view.json = j.take();
+  }
+}
+
 void LiveService::Impl::publish() {
   std::shared_ptr<Snapshot> snap = build_snapshot(*engine, ++version, wall_now_ms());
+  if (!restored_last.empty()) patch_restored(*snap);
   snap->borrower_updates_applied = borrowers_applied;
   snap->borrower_updates_rejected = borrowers_rejected;
   std::vector<std::string> service_reasons;

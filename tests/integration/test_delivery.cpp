@@ -284,6 +284,29 @@ TEST_CASE("delivery: SIGKILL at several points loses no transition, repeats only
     m = std::max(m, ev.at("seq").to_number<std::int64_t>());
   }
   CHECK(std::any_of(max_seq.begin(), max_seq.end(), [](const auto& kv) { return kv.second >= 3; }));
+  // The API lists exactly the alerts replay leaves firing, each with its
+  // event (alerts restored as firing at a restart included).
+  std::map<std::string, bool> firing_at_end;
+  for (const auto& ev : replay) firing_at_end[std::string(ev.at("key").as_string())] = ev.at("state").as_string() == "firing";
+  std::set<std::string> want_active;
+  for (const auto& [key, firing] : firing_at_end) {
+    if (firing) want_active.insert(key);
+  }
+  std::set<std::string> active;
+  const auto final_as_of = riskd::risk::format_rfc3339(*tick_ts(env.lines[n - 1]));
+  REQUIRE(last.wait_for("/api/v1/borrowers", [&](const auto& r) {
+                return r.status == 200 && r.body.find("\"as_of\": \"" + final_as_of + "\"") != std::string::npos;
+              }).status == 200);
+  const auto active_doc = boost::json::parse(last.get("/api/v1/alerts").body);
+  for (const auto& a : active_doc.as_array()) {
+    const std::string key(a.at("key").as_string());
+    CHECK_MESSAGE(!key.empty(), "an active alert without a key: " << boost::json::serialize(a));
+    if (key.rfind("feed_stale:", 0) == 0) continue;
+    active.insert(key);
+    CHECK(a.at("state").as_string() == "firing");
+    CHECK(a.at("borrower").as_string() == key.substr(0, key.find('/')));
+  }
+  CHECK(active == want_active);
   last.child->signal(SIGTERM);
   const auto code = last.child->wait(10s);
   REQUIRE(code);
