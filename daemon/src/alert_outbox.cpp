@@ -12,7 +12,9 @@ std::uint64_t AlertOutbox::add(std::string key, std::string value, std::optional
   return token;
 }
 
-void AlertOutbox::mark_sent(std::uint64_t token) { unsent_.erase(token); }
+void AlertOutbox::mark_sent(std::uint64_t token) {
+  unsent_.erase(token);
+}
 
 void AlertOutbox::mark_unsent(std::uint64_t token) {
   if (entries_.count(token) != 0) unsent_.insert(token);

@@ -1,7 +1,7 @@
 #include "riskd/daemon/live_service.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <limits>
@@ -66,7 +66,8 @@ alerts::AlertEvent event_from_json(const boost::json::object& o) {
   };
   auto num = [&](const char* name) -> double {
     const auto* v = o.if_contains(name);
-    return v != nullptr && v->is_number() ? v->to_number<double>() : std::numeric_limits<double>::infinity();  // null: infinite
+    return v != nullptr && v->is_number() ? v->to_number<double>()
+                                          : std::numeric_limits<double>::infinity();  // null: infinite
   };
   ev.key = str("key");
   ev.borrower = str("borrower");
@@ -97,7 +98,7 @@ struct LiveService::Impl {
   std::unique_ptr<feeds::KafkaConsumer> consumer;
   std::unique_ptr<feeds::KafkaProducer> state_producer;
   std::unique_ptr<feeds::KafkaProducer> out_producer;  // alerts and signals topics (idempotent, acks=all)
-  std::unique_ptr<AlertOutbox> outbox;                  // events not yet acknowledged
+  std::unique_ptr<AlertOutbox> outbox;                 // events not yet acknowledged
   SignalTracker signals;
   // Alerts topic: per partition, the next offset after the last event this
   // process saw acknowledged (or found there at start). A market state names
@@ -129,7 +130,7 @@ struct LiveService::Impl {
   std::map<std::string, alerts::AlertEvent> restored_last;
   RateLimitedLog delivery_log{5, std::chrono::seconds(10)};
   std::map<std::string, std::optional<risk::BorrowerSpec>> topic_borrowers;  // nullopt: tombstoned
-  std::map<PartitionKey, std::int64_t> next_offsets;  // feed partitions: next offset to read
+  std::map<PartitionKey, std::int64_t> next_offsets;                         // feed partitions: next offset to read
   std::vector<PartitionKey> assigned;
   bool state_dirty = false;
   bool market_changed = true;
@@ -192,19 +193,23 @@ LiveService::LiveService(config::Config config, std::string bootstrap_servers, L
                                                            impl_->config.kafka.properties);
   impl_->consumer->on_error([](const std::string& e) { spdlog::warn("kafka consumer: {}", e); });
   if (!impl_->config.feeds.state_topic.empty()) {
-    impl_->state_producer = std::make_unique<feeds::KafkaProducer>(impl_->bootstrap, impl_->config.kafka.properties, true);
+    impl_->state_producer =
+        std::make_unique<feeds::KafkaProducer>(impl_->bootstrap, impl_->config.kafka.properties, true);
   }
   impl_->outbox = std::make_unique<AlertOutbox>(impl_->options.outbox_capacity);
   if (!impl_->config.outputs.alerts_topic.empty() || !impl_->config.outputs.signals_topic.empty()) {
     impl_->out_producer =
         std::make_unique<feeds::KafkaProducer>(impl_->bootstrap, impl_->config.kafka.properties, true);
-    impl_->out_producer->on_error([](const std::string& e) { spdlog::warn("kafka producer (alerts, signals): {}", e); });
+    impl_->out_producer->on_error(
+        [](const std::string& e) { spdlog::warn("kafka producer (alerts, signals): {}", e); });
     Impl* impl = impl_.get();
     impl_->out_producer->on_delivery([impl](const feeds::DeliveryReport& r) { impl->on_delivery(r); });
   }
 }
 
-LiveService::~LiveService() { stop(); }
+LiveService::~LiveService() {
+  stop();
+}
 
 void LiveService::start() {
   impl_->heartbeat_ms = wall_now_ms();
@@ -294,7 +299,8 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
     signals.invalidate();
     ++borrowers_applied;
     market_changed = true;
-    spdlog::info("{}: borrower '{}' {}", source, id, removed ? "removed (tombstone)" : "tombstone for an unknown borrower");
+    spdlog::info("{}: borrower '{}' {}", source, id,
+                 removed ? "removed (tombstone)" : "tombstone for an unknown borrower");
     return;
   }
   try {
@@ -315,7 +321,8 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
     spdlog::info("{}: borrower '{}' updated", source, id);
   } catch (const config::ConfigInvalid& e) {
     ++borrowers_rejected;
-    for (const auto& err : e.errors()) spdlog::warn("borrower '{}' rejected, the previous version stays: {}", id, err.to_string());
+    for (const auto& err : e.errors())
+      spdlog::warn("borrower '{}' rejected, the previous version stays: {}", id, err.to_string());
   }
 }
 
@@ -324,7 +331,8 @@ void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
     handle_borrower(msg);
     return;
   }
-  const TickResult r = engine->apply(msg.value ? std::string_view(*msg.value) : std::string_view(), msg.timestamp_ms, events);
+  const TickResult r =
+      engine->apply(msg.value ? std::string_view(*msg.value) : std::string_view(), msg.timestamp_ms, events);
   next_offsets[{msg.topic, msg.partition}] = msg.offset + 1;
   if (r.outcome == risk::TickOutcome::applied) {
     state_dirty = true;
@@ -362,7 +370,8 @@ void LiveService::Impl::emit(const alerts::AlertEvent& ev, std::optional<FeedPos
     if (ev.seq <= d->second) {
       // Re-derived after a restart: already on the alerts topic (and passed to the sinks then).
       awaiting.erase({ev.key, ev.seq});
-      if (duplicates++ == 0) spdlog::info("re-reading ticks after the restart: events already on the alerts topic are not sent again");
+      if (duplicates++ == 0)
+        spdlog::info("re-reading ticks after the restart: events already on the alerts topic are not sent again");
       notify("kafka", "duplicate");
       return;
     }
@@ -380,8 +389,9 @@ void LiveService::Impl::send_unsent() {
     const std::uint64_t token = *outbox->unsent().begin();
     const AlertOutbox::Entry& e = outbox->entry(token);
     if (!out_producer->produce(config.outputs.alerts_topic, e.key, e.value, std::nullopt, std::nullopt, token)) {
-      delivery_log.warn("alerts topic '{}': producer refused an event ({}); holding {} events and the feed until it takes them",
-                        config.outputs.alerts_topic, out_producer->last_error(), outbox->unsent().size());
+      delivery_log.warn(
+          "alerts topic '{}': producer refused an event ({}); holding {} events and the feed until it takes them",
+          config.outputs.alerts_topic, out_producer->last_error(), outbox->unsent().size());
       return;
     }
     outbox->mark_sent(token);
@@ -428,9 +438,10 @@ void LiveService::Impl::collect_signals() {
 bool LiveService::Impl::checkpoint_allowed() {
   if (!outbox->empty()) return false;
   if (!awaiting.empty() && engine->event_time_ms() > awaiting_until_ms) {
-    spdlog::warn("{} events found on the alerts topic after the last market state were not derived again by the "
-                 "ticks up to their time (feed order differed); no longer waiting for them",
-                 awaiting.size());
+    spdlog::warn(
+        "{} events found on the alerts topic after the last market state were not derived again by the "
+        "ticks up to their time (feed order differed); no longer waiting for them",
+        awaiting.size());
     awaiting.clear();
   }
   return awaiting.empty();
@@ -520,7 +531,8 @@ void LiveService::Impl::restore_state() {
   }
   if (const auto* offsets = doc.as_object().if_contains("offsets"); offsets != nullptr && offsets->is_array()) {
     for (const auto& o : offsets->as_array()) {
-      next_offsets[{std::string(o.at("topic").as_string()), static_cast<std::int32_t>(o.at("partition").to_number<std::int64_t>())}] =
+      next_offsets[{std::string(o.at("topic").as_string()),
+                    static_cast<std::int32_t>(o.at("partition").to_number<std::int64_t>())}] =
           o.at("next").to_number<std::int64_t>();
     }
   }
@@ -531,12 +543,14 @@ void LiveService::Impl::restore_state() {
         offs != nullptr && offs->is_array()) {
       std::map<std::int32_t, std::int64_t> offsets;
       for (const auto& o : offs->as_array()) {
-        offsets[static_cast<std::int32_t>(o.at("partition").to_number<std::int64_t>())] = o.at("next").to_number<std::int64_t>();
+        offsets[static_cast<std::int32_t>(o.at("partition").to_number<std::int64_t>())] =
+            o.at("next").to_number<std::int64_t>();
       }
       checkpoint_alerts = std::move(offsets);
     }
     if (const auto* pending = al->as_object().if_contains("pending"); pending != nullptr && pending->is_object()) {
-      for (const auto& [key, since] : pending->as_object()) checkpoint_pending[std::string(key)] = since.to_number<std::int64_t>();
+      for (const auto& [key, since] : pending->as_object())
+        checkpoint_pending[std::string(key)] = since.to_number<std::int64_t>();
     }
   }
   state_found = true;
@@ -671,7 +685,8 @@ void LiveService::Impl::restore_alerts() {
   }
   const auto firing = std::count_if(states.begin(), states.end(), [](const auto& kv) { return kv.second.firing; });
   spdlog::info("alert state restored from '{}': {} keys, {} firing{}; {} events after it to derive again{}", topic,
-               states.size(), firing, !checkpoint_alerts           ? " (latest event per key)"
+               states.size(), firing,
+               !checkpoint_alerts           ? " (latest event per key)"
                : checkpoint_alerts->empty() ? " (none: the feeds are read from the beginning)"
                                             : " (as of the market state)",
                after_checkpoint, invalid > 0 ? ", " + std::to_string(invalid) + " invalid messages ignored" : "");
@@ -692,7 +707,8 @@ void LiveService::Impl::assign_feeds() {
   if (!config.feeds.borrowers_topic.empty()) {
     for (const std::int32_t p : consumer->partitions(config.feeds.borrowers_topic, k_metadata_timeout)) {
       const auto known = next_offsets.find({config.feeds.borrowers_topic, p});
-      parts.push_back({config.feeds.borrowers_topic, p, known == next_offsets.end() ? feeds::k_offset_end : known->second});
+      parts.push_back(
+          {config.feeds.borrowers_topic, p, known == next_offsets.end() ? feeds::k_offset_end : known->second});
     }
   }
   consumer->assign(parts);
@@ -745,7 +761,14 @@ void LiveService::Impl::write_state() {
   j.key("offsets").begin_array();
   for (const auto& [tp, next] : next_offsets) {
     if (tp.first == config.feeds.borrowers_topic) continue;
-    j.begin_object().key("topic").string(tp.first).key("partition").integer(tp.second).key("next").integer(next).end_object();
+    j.begin_object()
+        .key("topic")
+        .string(tp.first)
+        .key("partition")
+        .integer(tp.second)
+        .key("next")
+        .integer(next)
+        .end_object();
   }
   j.end_array();
   if (!config.outputs.alerts_topic.empty()) {
@@ -753,7 +776,8 @@ void LiveService::Impl::write_state() {
     j.key("alerts").begin_object();
     j.key("topic").string(config.outputs.alerts_topic);
     j.key("offsets").begin_array();
-    for (const auto& [p, next] : alerts_next) j.begin_object().key("partition").integer(p).key("next").integer(next).end_object();
+    for (const auto& [p, next] : alerts_next)
+      j.begin_object().key("partition").integer(p).key("next").integer(next).end_object();
     j.end_array();
     j.key("pending").begin_object();
     if (engine->book().config().alerting.for_s > 0) {  // with for_s 0 no rule is ever left pending
@@ -773,9 +797,10 @@ void LiveService::Impl::write_state() {
 // restart in place of the empty ones the engine reports (see restored_last).
 void LiveService::Impl::patch_restored(Snapshot& snap) {
   auto& active = snap.active_alerts;
-  active.erase(std::remove_if(active.begin(), active.end(),
-                              [&](const alerts::AlertEvent& a) { return a.key.empty() || restored_last.count(a.key) != 0; }),
-               active.end());
+  active.erase(
+      std::remove_if(active.begin(), active.end(),
+                     [&](const alerts::AlertEvent& a) { return a.key.empty() || restored_last.count(a.key) != 0; }),
+      active.end());
   std::set<std::string> borrowers;
   for (const auto& [k, ev] : restored_last) {
     active.push_back(ev);
@@ -865,9 +890,10 @@ void LiveService::Impl::run() {
       if (blocked) {
         backpressure_since = Clock::now();
         notify("kafka", "backpressure");
-        spdlog::warn("alerts topic: {} events unacknowledged ({} not yet accepted by the producer); feed consumption "
-                     "paused until the broker acknowledges them",
-                     outbox->size(), outbox->unsent().size());
+        spdlog::warn(
+            "alerts topic: {} events unacknowledged ({} not yet accepted by the producer); feed consumption "
+            "paused until the broker acknowledges them",
+            outbox->size(), outbox->unsent().size());
       } else {
         spdlog::info("alerts topic: caught up after {} ms; feed consumption resumed",
                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - backpressure_since).count());
@@ -938,10 +964,11 @@ void LiveService::Impl::run() {
       spdlog::warn("market state not acknowledged by the broker within 2 s");
     }
   } else {
-    spdlog::warn("{} alert events not acknowledged by the broker at stop: offsets committed only up to the ticks "
-                 "that caused them and no market state written past them; a restart re-reads those ticks and "
-                 "sends the events again with the same (key, seq)",
-                 outbox->size());
+    spdlog::warn(
+        "{} alert events not acknowledged by the broker at stop: offsets committed only up to the ticks "
+        "that caused them and no market state written past them; a restart re-reads those ticks and "
+        "sends the events again with the same (key, seq)",
+        outbox->size());
   }
   if (out_producer) out_producer->purge();  // nothing left for its destructor to wait on
   publish();

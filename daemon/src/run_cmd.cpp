@@ -1,20 +1,20 @@
 // `riskd run`: the daemon. Wiring only: config, the development broker when
 // asked, the live engine (single writer), the HTTP server and metrics, and
 // one stop path driven by asio::signal_set.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <thread>
-#include <vector>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "riskd/alerts/alertmanager_sink.hpp"
 #include "riskd/alerts/event.hpp"
@@ -31,7 +31,8 @@
 namespace riskd::daemon {
 namespace {
 
-constexpr const char* k_run_help = R"(usage: riskd run --config FILE [--listen HOST:PORT] [--bootstrap HOST:PORT] [--log-level LEVEL]
+constexpr const char* k_run_help =
+    R"(usage: riskd run --config FILE [--listen HOST:PORT] [--bootstrap HOST:PORT] [--log-level LEVEL]
 
 The daemon: consumes the feed topics and the borrowers topic, keeps LTV and
 DSCR per borrower live, raises covenant alerts, and serves HTTP (API,
@@ -251,8 +252,8 @@ int cmd_run(int argc, char** argv) {
     HttpServer server(ioc, backend, http_options);
     server.start();
     const std::string host = cfg.http.listen.substr(0, cfg.http.listen.rfind(':'));
-    const std::string base_url = "http://" + (host.empty() ? std::string("127.0.0.1") : host) + ":" +
-                                 std::to_string(server.port());
+    const std::string base_url =
+        "http://" + (host.empty() ? std::string("127.0.0.1") : host) + ":" + std::to_string(server.port());
     try {
       if (cfg.outputs.alertmanager) {
         alerts::AlertmanagerSinkOptions o;
@@ -295,7 +296,8 @@ int cmd_run(int argc, char** argv) {
             metrics.config_reloaded(false, static_cast<double>(std::time(nullptr)));
           }
         } catch (const config::ConfigInvalid& e) {
-          for (const auto& err : e.errors()) spdlog::error("config reload rejected, old config kept: {}", err.to_string());
+          for (const auto& err : e.errors())
+            spdlog::error("config reload rejected, old config kept: {}", err.to_string());
           service->reload_failed();
           metrics.config_reloaded(false, static_cast<double>(std::time(nullptr)));
         }

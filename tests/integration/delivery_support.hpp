@@ -3,11 +3,11 @@
 // against a broker, compare alert events with `riskd replay`.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>

@@ -60,8 +60,8 @@ std::string write_ticks(const std::vector<std::string>& lines, std::size_t to) {
 
 struct Env {
   std::string log = delivery_work_dir() + "/" + unique("delivery") + ".txt";
-  std::unique_ptr<Child> broker;                        // `riskd broker`, or
-  std::unique_ptr<riskd::feeds::MockCluster> cluster;   // an in-test cluster (fault injection)
+  std::unique_ptr<Child> broker;                       // `riskd broker`, or
+  std::unique_ptr<riskd::feeds::MockCluster> cluster;  // an in-test cluster (fault injection)
   std::string bootstrap;
   std::string group = unique("riskd-delivery");
   std::string config_path;
@@ -71,9 +71,10 @@ struct Env {
   /// `riskd broker` as a separate process (alerts topic with 3 partitions).
   explicit Env(const std::string& book_text = read_text(source_path("tests/data/vectors/book.yaml")),
                const std::string& more_outputs = {}) {
-    broker = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "broker", "--topics",
-                                                              "md.feed,risk.borrowers,riskd.state,risk.alerts:3,risk.signals"},
-                                     log);
+    broker = std::make_unique<Child>(
+        std::vector<std::string>{RISKD_BINARY, "broker", "--topics",
+                                 "md.feed,risk.borrowers,riskd.state,risk.alerts:3,risk.signals"},
+        log);
     const auto line = broker->read_line(10s);
     REQUIRE_MESSAGE(line, "riskd broker printed no bootstrap address");
     bootstrap = *line;
@@ -202,15 +203,16 @@ TEST_CASE("delivery: the alerts topic carries replay's transitions, signals are 
   const riskd::risk::TimeMs burst_start = last_ts + 60'000;
   for (int i = 0; i < 40; ++i) {
     btc *= 1.002;
-    env.feed_line(R"({"series": "BTC-USD", "value": )" + std::to_string(btc) +
-                  R"(, "ts": )" + std::to_string(burst_start + 10 * i) + "}");
+    env.feed_line(R"({"series": "BTC-USD", "value": )" + std::to_string(btc) + R"(, "ts": )" +
+                  std::to_string(burst_start + 10 * i) + "}");
   }
   std::vector<riskd::feeds::KafkaMessage> signals;
   REQUIRE(eventually(
       [&] {
         signals = read_topic(env.bootstrap, "risk.signals");
         return std::any_of(signals.begin(), signals.end(), [&](const auto& m) {
-          return m.value && m.value->find("\"at\": \"" + riskd::risk::format_rfc3339(burst_start + 300)) != std::string::npos;
+          return m.value &&
+                 m.value->find("\"at\": \"" + riskd::risk::format_rfc3339(burst_start + 300)) != std::string::npos;
         });
       },
       30s));
@@ -220,7 +222,8 @@ TEST_CASE("delivery: the alerts topic carries replay's transitions, signals are 
     REQUIRE(m.value);
     auto o = boost::json::parse(*m.value).as_object();
     CHECK(o.at("id").as_string() == *m.key);  // key = borrower id
-    for (const char* field : {"ltv", "liquidation_ltv", "dscr", "debt_usd", "collateral", "breach", "stress", "alerts", "at"}) {
+    for (const char* field :
+         {"ltv", "liquidation_ltv", "dscr", "debt_usd", "collateral", "breach", "stress", "alerts", "at"}) {
       CHECK_MESSAGE(o.contains(field), "signal without " << field);
     }
     by_borrower[*m.key].push_back(std::move(o));
@@ -287,16 +290,20 @@ TEST_CASE("delivery: SIGKILL at several points loses no transition, repeats only
   // The API lists exactly the alerts replay leaves firing, each with its
   // event (alerts restored as firing at a restart included).
   std::map<std::string, bool> firing_at_end;
-  for (const auto& ev : replay) firing_at_end[std::string(ev.at("key").as_string())] = ev.at("state").as_string() == "firing";
+  for (const auto& ev : replay)
+    firing_at_end[std::string(ev.at("key").as_string())] = ev.at("state").as_string() == "firing";
   std::set<std::string> want_active;
   for (const auto& [key, firing] : firing_at_end) {
     if (firing) want_active.insert(key);
   }
   std::set<std::string> active;
   const auto final_as_of = riskd::risk::format_rfc3339(*tick_ts(env.lines[n - 1]));
-  REQUIRE(last.wait_for("/api/v1/borrowers", [&](const auto& r) {
-                return r.status == 200 && r.body.find("\"as_of\": \"" + final_as_of + "\"") != std::string::npos;
-              }).status == 200);
+  REQUIRE(last.wait_for("/api/v1/borrowers",
+                        [&](const auto& r) {
+                          return r.status == 200 &&
+                                 r.body.find("\"as_of\": \"" + final_as_of + "\"") != std::string::npos;
+                        })
+              .status == 200);
   const auto active_doc = boost::json::parse(last.get("/api/v1/alerts").body);
   for (const auto& a : active_doc.as_array()) {
     const std::string key(a.at("key").as_string());
@@ -313,7 +320,8 @@ TEST_CASE("delivery: SIGKILL at several points loses no transition, repeats only
   CHECK(*code == 0);
 }
 
-TEST_CASE("delivery: with the alerts broker down, a graceful stop commits and persists nothing past unacknowledged events") {
+TEST_CASE(
+    "delivery: with the alerts broker down, a graceful stop commits and persists nothing past unacknowledged events") {
   Env env(2);
   const std::size_t n = env.lines.size();
   const std::size_t part1 = n / 2;
@@ -322,7 +330,8 @@ TEST_CASE("delivery: with the alerts broker down, a graceful stop commits and pe
   REQUIRE(replay_part1.size() < replay_all.size());
   // The offset of the first tick after part 1 that causes an event: the
   // first line (in file order = offset order) whose ts is that event's `at`.
-  const auto first_new_at = *riskd::risk::parse_rfc3339(std::string(replay_all[replay_part1.size()].at("at").as_string()));
+  const auto first_new_at =
+      *riskd::risk::parse_rfc3339(std::string(replay_all[replay_part1.size()].at("at").as_string()));
   std::int64_t gate = -1;
   for (std::size_t i = part1; i < n && gate < 0; ++i) {
     if (tick_ts(env.lines[i]) == first_new_at) gate = static_cast<std::int64_t>(i);
@@ -334,7 +343,8 @@ TEST_CASE("delivery: with the alerts broker down, a graceful stop commits and pe
   env.feed(0, part1);
   wait_for_alerts(env, replay_part1);
   // Part 1 acknowledged: its offsets get committed.
-  REQUIRE(eventually([&] { return committed_offset(env.bootstrap, env.group, "md.feed") == std::int64_t(part1); }, 20s));
+  REQUIRE(
+      eventually([&] { return committed_offset(env.bootstrap, env.group, "md.feed") == std::int64_t(part1); }, 20s));
 
   env.cluster->set_broker_up(2, false);
   env.feed(part1, n);
@@ -381,14 +391,15 @@ TEST_CASE("delivery: feed_stale fires on the wall clock when a series goes quiet
   d.start(env.config_path, env.log);
   // The vectors market, stamped now.
   const auto now_ms = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
   };
   const auto market = boost::json::parse(read_text(source_path("tests/data/vectors/market.json")));
   double btc_value = 0;
   for (const auto& [id, v] : market.at("series").as_object()) {
     if (id == "BTC-USD") btc_value = v.to_number<double>();
-    env.feed_line(R"({"series": ")" + std::string(id) + R"(", "value": )" + boost::json::serialize(v) +
-                  R"(, "ts": )" + std::to_string(now_ms()) + "}");
+    env.feed_line(R"({"series": ")" + std::string(id) + R"(", "value": )" + boost::json::serialize(v) + R"(, "ts": )" +
+                  std::to_string(now_ms()) + "}");
   }
   // No BTC tick for 2 s: the timer fires feed_stale:BTC-USD (event time has not moved).
   const auto alerts = d.wait_for("/api/v1/alerts", [](const auto& r) {

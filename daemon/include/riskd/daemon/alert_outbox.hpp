@@ -27,8 +27,8 @@ struct FeedPosition {
 class AlertOutbox {
  public:
   struct Entry {
-    std::string key;    // the alert key (the Kafka message key)
-    std::string value;  // the alert event JSON
+    std::string key;                    // the alert key (the Kafka message key)
+    std::string value;                  // the alert event JSON
     std::optional<FeedPosition> cause;  // nullopt: not caused by a tick (wall-clock staleness)
   };
 

@@ -38,8 +38,8 @@ struct LiveOptions {
   std::chrono::milliseconds publish_interval{100};  // snapshot at most this often
   std::chrono::milliseconds commit_interval{1000};  // offsets and market state
   std::chrono::milliseconds staleness_interval{1000};
-  std::size_t max_batch = 10'000;                   // messages per poll
-  std::size_t max_jobs = 64;                        // queued what-if / reload jobs
+  std::size_t max_batch = 10'000;  // messages per poll
+  std::size_t max_jobs = 64;       // queued what-if / reload jobs
   /// Alert events produced and not yet acknowledged at which the engine
   /// stops consuming ticks (back-pressure on the feed, never loss).
   std::size_t outbox_capacity = 50'000;
