@@ -171,13 +171,14 @@ std::vector<alerts::AlertEvent> Engine::active_alerts() const {
 namespace riskd::daemon {
 
 void Engine::upsert_borrower(const risk::BorrowerSpec& spec) {
-  const auto before = alert_states();
+  // Every borrower has the same rules (the fixed ones and one per scenario),
+  // so a replaced borrower keeps its states and last events as they are (its
+  // next evaluation emits any transition); a new one is appended with fresh
+  // states. Indices of the others do not move.
   const bool existed = book_.borrower_index(spec.id).has_value();
-  const std::size_t i = book_.upsert(spec);
+  book_.upsert(spec);
   const std::size_t rules = alerts::k_fixed_rules + book_.scenarios().size();
   if (!existed) covenant_alerts_.resize(book_.borrowers().size(), rules);
-  covenant_alerts_.reset(i);
-  restore_alert_states(before);
   if (stale_.size() < book_.catalog().size()) {
     stale_.resize(book_.catalog().size());
     last_event_stale_.resize(book_.catalog().size());

@@ -109,3 +109,27 @@ TEST_CASE("engine: the Kafka timestamp stands in for an absent ts") {
         risk::TickOutcome::applied);
   CHECK(e.event_time_ms() == 1766138400000);
 }
+
+TEST_CASE("engine: replacing a borrower keeps its firing alerts and their last events, in both modes") {
+  for (const auto mode : {daemon::EvalMode::indexed, daemon::EvalMode::brute_force}) {
+    const config::Config cfg = vectors_config();
+    daemon::Engine e(cfg.risk, daemon::StalenessClock::event_time, mode);
+    std::vector<alerts::AlertEvent> events;
+    feed_all(e, "2025-12-19T10:00:00Z", events, 30000);  // a BTC crash: covenant alerts fire
+    const auto before = e.active_alerts();
+    REQUIRE(std::any_of(before.begin(), before.end(), [](const auto& a) { return !a.borrower.empty(); }));
+    for (const auto& spec : cfg.risk.borrowers) e.upsert_borrower(spec);
+    e.revalue();
+    const auto after = e.active_alerts();
+    REQUIRE(after.size() == before.size());
+    for (std::size_t k = 0; k < after.size(); ++k) {
+      CHECK(after[k].key == before[k].key);
+      CHECK(after[k].seq == before[k].seq);
+      CHECK(after[k].at_ms == before[k].at_ms);
+    }
+    // Unchanged specs on an unchanged market: the next tick emits nothing new.
+    events.clear();
+    e.apply(tick("SOFR", 366, "2025-12-19T10:00:01Z"), std::nullopt, events);
+    CHECK(events.empty());
+  }
+}
