@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 
 #include <chrono>
@@ -25,6 +26,7 @@
 #include "riskd/daemon/http_server.hpp"
 #include "riskd/daemon/live_service.hpp"
 #include "riskd/daemon/metrics.hpp"
+#include "riskd/daemon/sd_notify.hpp"
 #include "riskd/feeds/kafka.hpp"
 #include "riskd/risk/json_text.hpp"
 
@@ -188,6 +190,16 @@ int cmd_run(int argc, char** argv) {
   if (listen) cfg.http.listen = *listen;
   if (bootstrap_override) cfg.kafka.bootstrap_servers = *bootstrap_override;
 
+  // systemd (Type=notify): READY=1 once /readyz is first ready, WATCHDOG=1
+  // while the engine thread's heartbeat is fresh, STOPPING=1 on SIGTERM.
+  // Outside systemd every call is a no-op.
+  SystemdNotifier notifier;
+  try {
+    notifier = SystemdNotifier::from_env();
+  } catch (const std::exception& e) {
+    spdlog::error("systemd notification disabled: {}", e.what());
+  }
+
   // The development broker lives longest: declared first, destroyed last.
   std::unique_ptr<feeds::MockCluster> cluster;
   std::string bootstrap = cfg.kafka.bootstrap_servers;
@@ -280,11 +292,39 @@ int cmd_run(int argc, char** argv) {
     spdlog::info("riskd {} serving http://{}:{} (API, /metrics, /healthz, /readyz)", k_version,
                  host.empty() ? "127.0.0.1" : host, server.port());
 
+    // Readiness and watchdog, on the HTTP thread: a stuck engine (no
+    // heartbeat for 10 s) or a stuck io_context stops the pings.
+    boost::asio::steady_timer sd_timer(ioc);
+    bool sd_ready_sent = false;
+    const std::chrono::steady_clock::duration sd_period =
+        notifier.watchdog_interval().count() > 0
+            ? std::min<std::chrono::steady_clock::duration>(std::chrono::seconds(1), notifier.watchdog_interval() / 2)
+            : std::chrono::seconds(1);
+    std::function<void(const boost::system::error_code&)> on_sd_timer = [&](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled at stop
+      if (!sd_ready_sent) {
+        const SnapshotPtr snap = service->snapshot();
+        if (snap && snap->ready && notifier.ready()) {
+          sd_ready_sent = true;
+          notifier.status("ready: serving " + base_url);
+        }
+      }
+      if (notifier.watchdog_interval().count() > 0 && service->alive()) notifier.watchdog();
+      sd_timer.expires_after(sd_period);
+      sd_timer.async_wait(on_sd_timer);
+    };
+    if (notifier.enabled()) {
+      notifier.status("starting: restoring the market and waiting for every series");
+      sd_timer.expires_after(std::chrono::milliseconds(100));
+      sd_timer.async_wait(on_sd_timer);
+    }
+
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_signal;
     on_signal = [&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
+        if (sd_ready_sent) notifier.reloading();
         try {
           config::Config fresh = config::load_config(config_path);
           if (listen) fresh.http.listen = *listen;
@@ -301,13 +341,19 @@ int cmd_run(int argc, char** argv) {
           service->reload_failed();
           metrics.config_reloaded(false, static_cast<double>(std::time(nullptr)));
         }
+        if (sd_ready_sent) notifier.ready();  // ends the reload (with or without a new config)
         signals.async_wait(on_signal);
         return;
       }
+      notifier.stopping();
+      sd_timer.cancel();
       spdlog::info("signal {}: stopping (stop consuming, finish the batch, commit, persist)", sig);
       server.stop();
       service->stop();
-      ioc.stop();
+      // A short drain lets the WebSocket close frames (1001) go out; then stop
+      // whatever else still holds the io_context.
+      sd_timer.expires_after(std::chrono::milliseconds(300));
+      sd_timer.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
     };
     signals.async_wait(on_signal);
     ioc.run();
