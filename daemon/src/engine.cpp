@@ -50,8 +50,8 @@ TickResult Engine::apply_tick(const feeds::Tick& tick, std::vector<alerts::Alert
               std::string(risk::to_string(state.kind)) + " series '" + tick.series + "'";
         break;
       case risk::TickOutcome::out_of_order:
-        why = "ts " + risk::format_rfc3339(tick.ts_ms) + " is older than the newest applied tick of '" +
-              tick.series + "' (" + risk::format_rfc3339(last_ts_ms) + ")";
+        why = "ts " + risk::format_rfc3339(tick.ts_ms) + " is older than the newest applied tick of '" + tick.series +
+              "' (" + risk::format_rfc3339(last_ts_ms) + ")";
         break;
       case risk::TickOutcome::outlier:
         why = "value " + risk::format_number(tick.value) + " of '" + tick.series + "' moved more than max_jump from " +
@@ -113,8 +113,9 @@ void Engine::on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& eve
     step_indexed(sid, now_ms, events);
   }
   if (clock_ == StalenessClock::event_time) check_staleness(now_ms, events);
-  std::vector<alerts::AlertEvent> tick_events(std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(first_new)),
-                                              std::make_move_iterator(events.end()));
+  std::vector<alerts::AlertEvent> tick_events(
+      std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(first_new)),
+      std::make_move_iterator(events.end()));
   events.resize(first_new);
   alerts::sort_by_key(tick_events);
   std::move(tick_events.begin(), tick_events.end(), std::back_inserter(events));
@@ -126,8 +127,7 @@ void Engine::step_all(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& even
   const auto& results = book_.results();
   for (std::size_t i = 0; i < borrowers.size(); ++i) {
     if (!results[i].evaluated) continue;
-    covenant_alerts_.evaluate(i, borrowers[i], results[i], book_.scenarios(), book_.config().alerting, now_ms,
-                              events);
+    covenant_alerts_.evaluate(i, borrowers[i], results[i], book_.scenarios(), book_.config().alerting, now_ms, events);
   }
 }
 
@@ -342,7 +342,9 @@ constexpr std::uint8_t k_flag_pending = 2;
 constexpr std::uint8_t k_flag_unboxable = 4;
 constexpr std::size_t k_max_boxed_rules = 32;  // readings fit 2 bits a rule in 64 bits
 constexpr double k_max_up_move = 1048576.0;    // a box never reaches past 2^20 times the price
-constexpr double k_infinity_f() { return std::numeric_limits<double>::infinity(); }
+constexpr double k_infinity_f() {
+  return std::numeric_limits<double>::infinity();
+}
 
 /// Largest g in [0, g_max] with ok(g), for ok true at 0 and monotone
 /// (true then false); only returns values where ok was evaluated true (or 0).
@@ -513,12 +515,14 @@ std::uint64_t Engine::readings_at(std::size_t i, double f, std::span<double> coi
   scratch_result_.figures.ltv = r0.ltv;
   scratch_result_.figures.liquidation_ltv = r0.liquidation_ltv;
   scratch_result_.figures.dscr = r0.dscr;
-  for (std::size_t s = 0; s < scenarios; ++s) scratch_result_.stress[s] = valuer.ratios(b, slow[1 + s], scratch_values_[1 + s]);
+  for (std::size_t s = 0; s < scenarios; ++s)
+    scratch_result_.stress[s] = valuer.ratios(b, slow[1 + s], scratch_values_[1 + s]);
   std::uint64_t bits = 0;
   const std::size_t rules = alerts::k_fixed_rules + scenarios;
   for (std::size_t r = 0; r < rules; ++r) {
     const alerts::RuleReading reading = alerts::read_rule(r, scratch_result_, b.covenants, book_.config().alerting);
-    bits |= (static_cast<std::uint64_t>(reading.fire) << (2 * r)) | (static_cast<std::uint64_t>(reading.resolve) << (2 * r + 1));
+    bits |= (static_cast<std::uint64_t>(reading.fire) << (2 * r)) |
+            (static_cast<std::uint64_t>(reading.resolve) << (2 * r + 1));
   }
   return bits;
 }
@@ -651,7 +655,8 @@ void Engine::classify(std::size_t i) {
     return largest_quiet_move(g_max, ok);
   };
   const double g_down = guessed ? settle_counted(guess_down, 1.0, ok_down) : largest_quiet_move(1.0, ok_down);
-  const double g_up = guessed ? settle_counted(guess_up, k_max_up_move, ok_up) : largest_quiet_move(k_max_up_move, ok_up);
+  const double g_up =
+      guessed ? settle_counted(guess_up, k_max_up_move, ok_up) : largest_quiet_move(k_max_up_move, ok_up);
   // Recompute the corners exactly as the verified probes did.
   const auto base = book_.variant_values(0);
   for (std::size_t k = 0; k < cs.size(); ++k) {

@@ -141,7 +141,8 @@ bool Book::revalue_one(std::size_t i) {
     gpu_valid_[i] = 1;
   }
   if (ds_valid_[i] == 0) {
-    for (std::size_t v = 0; v < variants; ++v) slow[v].debt_service_usd = valuer_.debt_service_usd(b, values_[v], t_ms_);
+    for (std::size_t v = 0; v < variants; ++v)
+      slow[v].debt_service_usd = valuer_.debt_service_usd(b, values_[v], t_ms_);
     ds_valid_[i] = 1;
   }
   r.figures = valuer_.finish(b, slow[0], values_[0]);

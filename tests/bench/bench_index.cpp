@@ -66,7 +66,8 @@ risk::RiskConfig random_config(std::size_t n, std::uint64_t seed) {
   risk::RiskConfig cfg = base_config();
   std::mt19937_64 rng(seed);
   cfg.borrowers.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) cfg.borrowers.push_back(test::random_borrower(rng, k_t0, "b" + std::to_string(i)));
+  for (std::size_t i = 0; i < n; ++i)
+    cfg.borrowers.push_back(test::random_borrower(rng, k_t0, "b" + std::to_string(i)));
   return cfg;
 }
 
@@ -214,16 +215,24 @@ int main(int argc, char** argv) {
     }
     const double brute_rate = static_cast<double>(brute.tick_us.size()) / brute.seconds;
     const double brute_cpu_rate = static_cast<double>(brute.tick_us.size()) / brute.cpu_seconds;
-    std::printf("| D. BTC path, %zu borrowers, %zu ticks (step sd $%.4f): throughput per CPU second of the engine thread | **%.2f M ticks/s** | %.2f ticks/s | median of %d; one core |\n",
-                borrowers, path.size(), step_usd, bench::median(cpu_rates) / 1e6, brute_cpu_rate, runs);
-    std::printf("| D. same, per wall-clock second (includes time the shared machine ran others) | %.2f M ticks/s | %.2f ticks/s | median of %d |\n",
-                bench::median(rates) / 1e6, brute_rate, runs);
-    std::printf("| D. per-tick time p50 / p99 / max | %.3f / **%.3f** / %.0f us | %.0f / %.0f us (p50 / max of %zu ticks) | medians over runs |\n",
-                bench::median(p50s), bench::median(p99s), bench::median(maxes), percentile(brute.tick_us, 0.5),
-                percentile(brute.tick_us, 1.0), brute.tick_us.size());
-    std::printf("| D. ticks that visited >= 1 borrower / borrower visits per tick | %.2f %% / %.3f | 100 %% / %zu | boxes computed in the last run: %zu (sides searched: %zu); pending %zu, unboxable %zu |\n",
-                100.0 * bench::median(visiting), bench::median(visits_per_tick), borrowers, boxes, searches, pending,
-                unboxable);
+    std::printf(
+        "| D. BTC path, %zu borrowers, %zu ticks (step sd $%.4f): throughput per CPU second of the engine thread | "
+        "**%.2f M ticks/s** | %.2f ticks/s | median of %d; one core |\n",
+        borrowers, path.size(), step_usd, bench::median(cpu_rates) / 1e6, brute_cpu_rate, runs);
+    std::printf(
+        "| D. same, per wall-clock second (includes time the shared machine ran others) | %.2f M ticks/s | %.2f "
+        "ticks/s | median of %d |\n",
+        bench::median(rates) / 1e6, brute_rate, runs);
+    std::printf(
+        "| D. per-tick time p50 / p99 / max | %.3f / **%.3f** / %.0f us | %.0f / %.0f us (p50 / max of %zu ticks) | "
+        "medians over runs |\n",
+        bench::median(p50s), bench::median(p99s), bench::median(maxes), percentile(brute.tick_us, 0.5),
+        percentile(brute.tick_us, 1.0), brute.tick_us.size());
+    std::printf(
+        "| D. ticks that visited >= 1 borrower / borrower visits per tick | %.2f %% / %.3f | 100 %% / %zu | boxes "
+        "computed in the last run: %zu (sides searched: %zu); pending %zu, unboxable %zu |\n",
+        100.0 * bench::median(visiting), bench::median(visits_per_tick), borrowers, boxes, searches, pending,
+        unboxable);
     std::printf("| D. engine construction + first tick (every box computed), %zu borrowers | %.2f s | | last run |\n",
                 borrowers, setup_s);
   }
@@ -283,10 +292,14 @@ int main(int argc, char** argv) {
     }
     const double reval_s = bench::median(reval);
     const double per = 1e9 / (static_cast<double>(n) * variants);
-    std::printf("| E. GPU index tick, %zu typical borrowers x 3 variants: whole tick (revalue, step rules, re-box) | %.1f ms = **%.0f ns per borrower-variant** | %.1f ms = %.0f ns | median of %d ticks; CPU time of the engine thread |\n",
-                n, idx_s * 1e3, idx_s * per, brute_s * 1e3, brute_s * per, std::max(runs, 5));
-    std::printf("| E. of which the revaluation alone (Book::revalue_all: pools month by month, ratios) | %.1f ms = %.0f ns per borrower-variant | | median of %d |\n",
-                reval_s * 1e3, reval_s * per, std::max(runs, 5));
+    std::printf(
+        "| E. GPU index tick, %zu typical borrowers x 3 variants: whole tick (revalue, step rules, re-box) | %.1f ms = "
+        "**%.0f ns per borrower-variant** | %.1f ms = %.0f ns | median of %d ticks; CPU time of the engine thread |\n",
+        n, idx_s * 1e3, idx_s * per, brute_s * 1e3, brute_s * per, std::max(runs, 5));
+    std::printf(
+        "| E. of which the revaluation alone (Book::revalue_all: pools month by month, ratios) | %.1f ms = %.0f ns per "
+        "borrower-variant | | median of %d |\n",
+        reval_s * 1e3, reval_s * per, std::max(runs, 5));
   }
 
   if (only.empty() || only == "F") {
@@ -311,10 +324,12 @@ int main(int argc, char** argv) {
     const std::size_t heap1 = heap_in_use();
     const std::size_t rss1 = rss_bytes();
     const std::size_t index_bytes = e->index_memory_bytes();
-    std::printf("| F. memory per typical borrower (1 coin, 2 GPU pools, 2 facilities), %zu borrowers | **%.0f B** heap in use (mallinfo2), %.0f B RSS | | of which the trigger index and engine arrays: %.0f B |\n",
-                n, static_cast<double>(heap1 - heap0) / static_cast<double>(n),
-                static_cast<double>(rss1 - rss0) / static_cast<double>(n),
-                static_cast<double>(index_bytes) / static_cast<double>(n));
+    std::printf(
+        "| F. memory per typical borrower (1 coin, 2 GPU pools, 2 facilities), %zu borrowers | **%.0f B** heap in use "
+        "(mallinfo2), %.0f B RSS | | of which the trigger index and engine arrays: %.0f B |\n",
+        n, static_cast<double>(heap1 - heap0) / static_cast<double>(n),
+        static_cast<double>(rss1 - rss0) / static_cast<double>(n),
+        static_cast<double>(index_bytes) / static_cast<double>(n));
     delete e;
     // What the configured specs cost on their own: Book used to keep a copy
     // of them beside the compiled borrowers (it drops them now).
@@ -356,8 +371,10 @@ int main(int argc, char** argv) {
       sink += levels.spread_bps.value_or(0.0);
     }
     const double levels_s = std::chrono::duration<double>(Clock::now() - start).count();
-    std::printf("| G. of which: Engine::active_alerts (%zu alerts) / breach levels of every borrower once | %.0f ms / %.0f ms | | one run (sink %g) |\n",
-                active.size(), active_s * 1e3, levels_s * 1e3, sink > 0 ? 1.0 : 0.0);
+    std::printf(
+        "| G. of which: Engine::active_alerts (%zu alerts) / breach levels of every borrower once | %.0f ms / %.0f ms "
+        "| | one run (sink %g) |\n",
+        active.size(), active_s * 1e3, levels_s * 1e3, sink > 0 ? 1.0 : 0.0);
     std::size_t alerting = 0;
     for (const auto& b : snap->borrowers) alerting += b.firing.empty() ? 0 : 1;
     auto render = [&](config::BorrowerSeries mode, std::size_t& bytes) {
@@ -376,12 +393,15 @@ int main(int argc, char** argv) {
     const double alerting_s = render(config::BorrowerSeries::alerting, bytes_alerting);
     const double all_s = render(config::BorrowerSeries::all, bytes_all);
     const double none_s = render(config::BorrowerSeries::none, bytes_none);
-    std::printf("| G. build_snapshot after a BTC tick, %zu borrowers (refresh, breach levels, JSON) | %.0f ms | | median of %d; engine thread |\n",
-                n, bench::median(build_s) * 1e3, std::max(runs, 3));
-    std::printf("| G. /metrics, borrower_series: alerting (%zu of %zu borrowers alerting) | %.1f ms, %.1f MB | all: %.1f ms, %.1f MB; none: %.1f ms, %.2f MB | median of %d |\n",
-                alerting, n, alerting_s * 1e3, static_cast<double>(bytes_alerting) / 1e6, all_s * 1e3,
-                static_cast<double>(bytes_all) / 1e6, none_s * 1e3, static_cast<double>(bytes_none) / 1e6,
-                std::max(runs, 3));
+    std::printf(
+        "| G. build_snapshot after a BTC tick, %zu borrowers (refresh, breach levels, JSON) | %.0f ms | | median of "
+        "%d; engine thread |\n",
+        n, bench::median(build_s) * 1e3, std::max(runs, 3));
+    std::printf(
+        "| G. /metrics, borrower_series: alerting (%zu of %zu borrowers alerting) | %.1f ms, %.1f MB | all: %.1f ms, "
+        "%.1f MB; none: %.1f ms, %.2f MB | median of %d |\n",
+        alerting, n, alerting_s * 1e3, static_cast<double>(bytes_alerting) / 1e6, all_s * 1e3,
+        static_cast<double>(bytes_all) / 1e6, none_s * 1e3, static_cast<double>(bytes_none) / 1e6, std::max(runs, 3));
   }
   return 0;
 }

@@ -9,7 +9,9 @@ using namespace riskd;
 
 namespace {
 
-config::Config vectors_config() { return config::load_config(test::source_path("tests/data/vectors/book.yaml")); }
+config::Config vectors_config() {
+  return config::load_config(test::source_path("tests/data/vectors/book.yaml"));
+}
 
 std::string tick(const std::string& series, double value, const std::string& ts) {
   return R"({"series": ")" + series + R"(", "value": )" + std::to_string(value) + R"(, "ts": ")" + ts + R"("})";
@@ -80,8 +82,8 @@ TEST_CASE("engine: feed_stale fires in event time past stale_after_s and resolve
   for (const auto& ev : events) CHECK(ev.key != "feed_stale:GPU-H100-USD-HR");
   events.clear();
   e.apply(tick("BTC-USD", 90000, "2025-02-10T00:00:01Z"), std::nullopt, events);  // 40 days + 1 s
-  const auto stale = std::find_if(events.begin(), events.end(),
-                                  [](const auto& ev) { return ev.key == "feed_stale:GPU-H100-USD-HR"; });
+  const auto stale =
+      std::find_if(events.begin(), events.end(), [](const auto& ev) { return ev.key == "feed_stale:GPU-H100-USD-HR"; });
   REQUIRE(stale != events.end());
   CHECK(stale->firing);
   CHECK(stale->borrower.empty());
@@ -93,8 +95,8 @@ TEST_CASE("engine: feed_stale fires in event time past stale_after_s and resolve
   CHECK(std::any_of(active.begin(), active.end(), [](const auto& a) { return a.key == "feed_stale:GPU-H100-USD-HR"; }));
   events.clear();
   e.apply(tick("GPU-H100-USD-HR", 3.1, "2025-02-11T00:00:00Z"), std::nullopt, events);
-  const auto resolved = std::find_if(events.begin(), events.end(),
-                                     [](const auto& ev) { return ev.key == "feed_stale:GPU-H100-USD-HR"; });
+  const auto resolved =
+      std::find_if(events.begin(), events.end(), [](const auto& ev) { return ev.key == "feed_stale:GPU-H100-USD-HR"; });
   REQUIRE(resolved != events.end());
   CHECK_FALSE(resolved->firing);
   CHECK(resolved->seq == 2);

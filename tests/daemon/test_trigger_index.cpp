@@ -35,7 +35,7 @@ Case random_case(std::uint64_t seed, std::size_t borrowers, std::size_t ticks) {
   Case c;
   risk::RiskConfig& cfg = c.config;
   for (const auto& [settings, series] : test::random_series()) cfg.series[series.first] = settings;
-  cfg.series["ETH-USD"].max_jump = 0.15;           // outliers held and confirmed
+  cfg.series["ETH-USD"].max_jump = 0.15;            // outliers held and confirmed
   cfg.series["GPU-A100"].stale_after_s = 3 * 3600;  // feed_stale in event time
   const double for_choices[] = {0.0, 0.0, 30.0, 600.0};
   cfg.alerting.for_s = for_choices[seed % 4];
@@ -132,7 +132,9 @@ void check_same_events(const std::vector<alerts::AlertEvent>& got, const std::ve
   }
 }
 
-bool same(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+bool same(double a, double b) {
+  return a == b || (std::isnan(a) && std::isnan(b));
+}
 
 void check_same_figures(daemon::Engine& indexed, const daemon::Engine& brute, std::size_t tick) {
   indexed.refresh_results();

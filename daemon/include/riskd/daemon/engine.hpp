@@ -20,8 +20,8 @@ namespace riskd::daemon {
 
 struct TickResult {
   risk::TickOutcome outcome = risk::TickOutcome::applied;
-  std::string error;     // why it was not applied (empty when applied)
-  std::string series;    // the tick's series, when it decoded
+  std::string error;       // why it was not applied (empty when applied)
+  std::string series;      // the tick's series, when it decoded
   risk::TimeMs ts_ms = 0;  // the tick's ts, when it decoded
 };
 
@@ -45,13 +45,13 @@ enum class EvalMode {
 
 /// Counters of the indexed path, for benchmarks and tests.
 struct IndexStats {
-  std::uint64_t ticks = 0;         // applied ticks
-  std::uint64_t visits = 0;        // borrower evaluations stepped by ticks
-  std::uint64_t full_visits = 0;   // ticks that visited every borrower
-  std::uint64_t boxes = 0;         // quiet boxes computed
-  std::uint64_t searches = 0;      // box sides where the closed-form guess failed and a search ran
-  std::uint64_t pending = 0;       // borrowers with a rule pending now
-  std::uint64_t unboxable = 0;     // borrowers on the brute-force path now
+  std::uint64_t ticks = 0;        // applied ticks
+  std::uint64_t visits = 0;       // borrower evaluations stepped by ticks
+  std::uint64_t full_visits = 0;  // ticks that visited every borrower
+  std::uint64_t boxes = 0;        // quiet boxes computed
+  std::uint64_t searches = 0;     // box sides where the closed-form guess failed and a search ran
+  std::uint64_t pending = 0;      // borrowers with a rule pending now
+  std::uint64_t unboxable = 0;    // borrowers on the brute-force path now
 };
 
 class Engine {
@@ -142,35 +142,35 @@ class Engine {
   EvalMode mode_;
   // Indexed path (unused in brute_force mode). Flat arrays by borrower.
   risk::TriggerIndex index_;
-  std::vector<std::uint32_t> coin_begin_;          // [borrower + 1]: CSR into coin_ids_
-  std::vector<risk::SeriesId> coin_ids_;           // price series a borrower is boxed on
-  std::vector<std::uint8_t> static_monotone_;      // [borrower]: signs allow a box
+  std::vector<std::uint32_t> coin_begin_;               // [borrower + 1]: CSR into coin_ids_
+  std::vector<risk::SeriesId> coin_ids_;                // price series a borrower is boxed on
+  std::vector<std::uint8_t> static_monotone_;           // [borrower]: signs allow a box
   std::vector<std::vector<std::uint32_t>> direct_;      // [series]: dependents not boxed on it
   std::vector<std::vector<std::uint32_t>> dependents_;  // [series]: every borrower reading it
-  std::vector<std::uint8_t> flags_;                // [borrower]: k_flag_* bits
-  std::vector<std::uint32_t> pending_;             // borrowers with a rule pending (for_s)
-  std::vector<std::uint32_t> unboxable_;           // borrowers that cannot be boxed now
-  std::vector<std::uint32_t> visit_list_;          // scratch
-  std::vector<std::uint8_t> seen_value_;           // [series]: had a value at the last tick
-  bool visit_all_ = true;                          // next applied tick visits everyone
-  bool first_value_ = false;                       // this tick is its series' first value
+  std::vector<std::uint8_t> flags_;                     // [borrower]: k_flag_* bits
+  std::vector<std::uint32_t> pending_;                  // borrowers with a rule pending (for_s)
+  std::vector<std::uint32_t> unboxable_;                // borrowers that cannot be boxed now
+  std::vector<std::uint32_t> visit_list_;               // scratch
+  std::vector<std::uint8_t> seen_value_;                // [series]: had a value at the last tick
+  bool visit_all_ = true;                               // next applied tick visits everyone
+  bool first_value_ = false;                            // this tick is its series' first value
   // refresh_results(): figures are current for borrower i iff eval_seq_[i]
   // >= changed_seq_[s] for each series s it reads.
-  std::uint64_t seq_ = 0;                          // applied ticks and market changes
-  std::vector<std::uint64_t> eval_seq_;            // [borrower]
-  std::vector<std::uint64_t> changed_seq_;         // [series]
-  std::vector<risk::SeriesId> changed_series_;     // changed since the last refresh
-  std::vector<std::uint8_t> changed_listed_;       // [series]: in changed_series_
+  std::uint64_t seq_ = 0;                                 // applied ticks and market changes
+  std::vector<std::uint64_t> eval_seq_;                   // [borrower]
+  std::vector<std::uint64_t> changed_seq_;                // [series]
+  std::vector<risk::SeriesId> changed_series_;            // changed since the last refresh
+  std::vector<std::uint8_t> changed_listed_;              // [series]: in changed_series_
   std::vector<double> probe_coins_, box_low_, box_high_;  // scratch, per coin
-  bool all_dirty_ = true;                          // refresh everything
-  std::vector<std::vector<double>> scratch_values_;  // [variant] probe markets
+  bool all_dirty_ = true;                                 // refresh everything
+  std::vector<std::vector<double>> scratch_values_;       // [variant] probe markets
   risk::BorrowerResult scratch_result_;
   IndexStats stats_;
 
   risk::Book book_;
   StalenessClock clock_;
   alerts::CovenantAlerts covenant_alerts_;
-  std::vector<alerts::RuleState> stale_;  // by SeriesId
+  std::vector<alerts::RuleState> stale_;              // by SeriesId
   std::vector<alerts::AlertEvent> last_event_stale_;  // by SeriesId, last feed_stale event
   risk::TimeMs event_time_ms_ = 0;
   bool has_event_time_ = false;

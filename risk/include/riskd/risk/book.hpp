@@ -95,20 +95,20 @@ class Book {
   Valuer valuer_;
   std::vector<Scenario> scenarios_;
   std::vector<bool> is_spread_series_;
-  std::vector<std::uint8_t> has_value_;        // [series], mirrors SeriesState::has_value
-  std::vector<std::uint8_t> evaluable_;        // [borrower]: every required series has a value
-  bool evaluable_stale_ = true;                // recompute evaluable_ (a series got its first value)
-  std::vector<std::vector<ShockOp>> ops_;      // [scenario][series]
-  std::vector<std::vector<double>> values_;    // [0]: base, [1 + k]: scenario k
+  std::vector<std::uint8_t> has_value_;      // [series], mirrors SeriesState::has_value
+  std::vector<std::uint8_t> evaluable_;      // [borrower]: every required series has a value
+  bool evaluable_stale_ = true;              // recompute evaluable_ (a series got its first value)
+  std::vector<std::vector<ShockOp>> ops_;    // [scenario][series]
+  std::vector<std::vector<double>> values_;  // [0]: base, [1 + k]: scenario k
   std::vector<CompiledBorrower> borrowers_;
   std::unordered_map<std::string, std::size_t> index_;
   std::vector<BorrowerResult> results_;
   // Slow terms, cached per borrower and market variant, in two parts with
   // their own invalidation: GPU pools (day, GPU indices) and debt service
   // (day, rates), so a rate tick never re-runs the pool cash-flow loops.
-  std::vector<std::vector<SlowTerms>> slow_;   // [borrower][market variant]
-  std::vector<std::uint8_t> gpu_valid_;        // [borrower]
-  std::vector<std::uint8_t> ds_valid_;         // [borrower]
+  std::vector<std::vector<SlowTerms>> slow_;               // [borrower][market variant]
+  std::vector<std::uint8_t> gpu_valid_;                    // [borrower]
+  std::vector<std::uint8_t> ds_valid_;                     // [borrower]
   std::vector<std::vector<std::size_t>> gpu_dependents_;   // [series] -> borrowers
   std::vector<std::vector<std::size_t>> rate_dependents_;  // [series] -> borrowers
   TimeMs t_ms_ = 0;

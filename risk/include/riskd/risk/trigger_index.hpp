@@ -60,7 +60,9 @@ class TriggerIndex {
     std::vector<Entry> high;  // min-heap on bound
     std::size_t live = 0;     // boxed borrowers on this series
   };
-  [[nodiscard]] bool valid(const Entry& e) const { return boxed_[e.borrower] != 0 && version_[e.borrower] == e.version; }
+  [[nodiscard]] bool valid(const Entry& e) const {
+    return boxed_[e.borrower] != 0 && version_[e.borrower] == e.version;
+  }
   void maybe_compact(SeriesHeaps& h);
 
   std::vector<SeriesHeaps> series_;
