@@ -18,6 +18,13 @@ book=config/examples/book.yaml
 listen=${RISKD_LISTEN:-127.0.0.1:8080}
 speed=${RISKD_SPEED:-2000000}
 mkdir -p out
+# The demo config is the example book with the Alertmanager and webhook outputs
+# switched on (the example keeps them commented out for other uses).
+sed -e 's|^  # alertmanager: {url: "http://127.0.0.1:9093"|  alertmanager: {url: "http://127.0.0.1:19093"|' \
+    -e 's|^  # webhooks: \[{url: "http://127.0.0.1:9000/hook"|  webhooks: [{url: "http://127.0.0.1:19000/hook"|' \
+    "$book" >out/demo.yaml
+grep -q '^  alertmanager:' out/demo.yaml && grep -q '^  webhooks:' out/demo.yaml
+book=out/demo.yaml
 "$riskd" check-config --config "$book"
 
 pids=()
@@ -34,6 +41,14 @@ first_line() {  # first_line FILE TIMEOUT_S: waits for the first line of FILE
   echo "run.sh: no address in $1 after $2 s; see the logs in out/" >&2
   return 1
 }
+rm -rf out/alertmanager
+prometheus-alertmanager --config.file=deploy/alertmanager/alertmanager.yml --storage.path=out/alertmanager \
+  --web.listen-address=127.0.0.1:19093 --cluster.listen-address= >out/alertmanager.log 2>&1 &
+pids+=("$!")
+: >out/webhook.jsonl
+python3 scripts/webhook_receiver.py 127.0.0.1 19000 out/webhook.jsonl >out/webhook.log 2>&1 &
+pids+=("$!")
+
 "$riskd" broker --config "$book" >out/broker.out 2>out/broker.log &
 pids+=("$!")
 bootstrap=$(first_line out/broker.out 20)
@@ -58,7 +73,9 @@ The history is in. riskd keeps running; try:
   curl -s -X POST $url/api/v1/what-if -d '{"shocks": {"BTC-USD": -0.3, "@gpu_rent": -0.2}}'
   curl -s $url/metrics | grep riskd_borrower_ltv_ratio
   curl -s $url/readyz
-Alerts are logged in out/riskd.log. Ctrl-C stops riskd (graceful) and the broker.
+Dashboard: $url/   Alertmanager: http://127.0.0.1:19093/#/alerts
+Alert events: the risk.alerts topic (kcat -C -b $bootstrap -t risk.alerts -e),
+out/webhook.jsonl (webhook), Alertmanager, and out/riskd.log. Ctrl-C stops riskd (graceful) and the broker.
 (Feeds look stale against the wall clock: the history ends in 2025, and riskd says so.)
 MSG
 wait "$daemon_pid"

@@ -10,7 +10,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev libfmt-dev prometheus-cpp-dev
   doctest-dev libyaml-cpp-dev
-  prometheus-alertmanager prometheus chromium
+  prometheus-alertmanager prometheus chromium python3
 )
 
 missing=()
