@@ -98,6 +98,11 @@ void Engine::on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& eve
     const double age_s = static_cast<double>(now_ms - state.ts_ms) / 1000.0;
     if (age_s <= *state.stale_after_s && alerts::step(stale_[sid], false, true, now_ms, 0)) {
       alerts::AlertEvent ev = last_event_stale_[sid];
+      ev.key = "feed_stale:" + state.id;  // also right when no last event was restored
+      ev.rule = ev.key;
+      ev.borrower.clear();
+      ev.severity = alerts::Severity::warning;
+      ev.threshold = *state.stale_after_s;
       ev.firing = false;
       ev.value = age_s;
       ev.at_ms = now_ms;
@@ -282,18 +287,41 @@ std::map<std::string, alerts::RuleState> Engine::alert_states() const {
   return out;
 }
 
-void Engine::restore_alert_states(const std::map<std::string, alerts::RuleState>& states) {
+std::map<std::string, alerts::AlertEvent> Engine::last_events() const {
+  std::map<std::string, alerts::AlertEvent> out;
+  for (std::size_t i = 0; i < book_.borrowers().size(); ++i) {
+    for (const auto& ev : covenant_alerts_.last_events(i)) {
+      if (!ev.key.empty()) out.emplace(ev.key, ev);
+    }
+  }
+  for (const auto& ev : last_event_stale_) {
+    if (!ev.key.empty()) out.emplace(ev.key, ev);
+  }
+  return out;
+}
+
+void Engine::restore_alert_states(const std::map<std::string, alerts::RuleState>& states,
+                                  const std::map<std::string, alerts::AlertEvent>& last_events) {
   const auto& borrowers = book_.borrowers();
   for (std::size_t i = 0; i < borrowers.size(); ++i) {
     auto& rule_states = covenant_alerts_.states(i);
+    auto& rule_last = covenant_alerts_.last_events(i);
     for (std::size_t r = 0; r < rule_states.size(); ++r) {
-      const auto it = states.find(borrowers[i].id + "/" + alerts::rule_name(r, book_.scenarios()));
-      if (it != states.end()) rule_states[r] = it->second;
+      const std::string key = borrowers[i].id + "/" + alerts::rule_name(r, book_.scenarios());
+      const auto it = states.find(key);
+      if (it == states.end()) continue;
+      rule_states[r] = it->second;
+      const auto last = last_events.find(key);
+      if (last != last_events.end()) rule_last[r] = last->second;
     }
   }
   for (risk::SeriesId sid = 0; sid < stale_.size(); ++sid) {
-    const auto it = states.find("feed_stale:" + book_.catalog().state(sid).id);
-    if (it != states.end()) stale_[sid] = it->second;
+    const std::string key = "feed_stale:" + book_.catalog().state(sid).id;
+    const auto it = states.find(key);
+    if (it == states.end()) continue;
+    stale_[sid] = it->second;
+    const auto last = last_events.find(key);
+    if (last != last_events.end()) last_event_stale_[sid] = last->second;
   }
   visit_all_ = true;  // restored states may not be settled on the current market
 }

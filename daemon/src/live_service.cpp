@@ -124,10 +124,6 @@ struct LiveService::Impl {
   Clock::time_point backpressure_since{};
   std::uint64_t duplicates = 0;
   std::vector<alerts::AlertEvent> restored_firing;  // firing on the alerts topic at start
-  // The last event of each key restored as firing, until its next
-  // transition: Engine::restore_alert_states restores states and seqs but
-  // not these, so snapshots would list such an alert with empty fields.
-  std::map<std::string, alerts::AlertEvent> restored_last;
   RateLimitedLog delivery_log{5, std::chrono::seconds(10)};
   std::map<std::string, std::optional<risk::BorrowerSpec>> topic_borrowers;  // nullopt: tombstoned
   std::map<PartitionKey, std::int64_t> next_offsets;                         // feed partitions: next offset to read
@@ -178,7 +174,6 @@ struct LiveService::Impl {
   void commit(bool synchronous);
   void write_state();
   void publish();
-  void patch_restored(Snapshot& snap);
   [[nodiscard]] std::map<std::string, risk::SeriesKind> known_kinds() const;
 };
 
@@ -246,7 +241,7 @@ bool LiveService::reload(config::Config config) {
     auto fresh = std::make_unique<Engine>(shared->risk, StalenessClock::external);
     fresh->adopt_market(*impl->engine);
     for (const auto& [id, spec] : impl->topic_borrowers) impl->apply_borrower_to_engine(*fresh, id, spec);
-    fresh->restore_alert_states(impl->engine->alert_states());
+    fresh->restore_alert_states(impl->engine->alert_states(), impl->engine->last_events());
     fresh->revalue();
     impl->engine = std::move(fresh);
     impl->signals.invalidate();
@@ -344,18 +339,7 @@ void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
   } else {
     tick_log.warn("{}[{}]@{}: {}: {}", msg.topic, msg.partition, msg.offset, risk::to_string(r.outcome), r.error);
   }
-  for (auto& ev : events) {
-    if (ev.key.empty() && !r.series.empty()) {
-      // A feed_stale resolution for a state restored at start: the engine
-      // does not restore the last event it copies the key from (engine.hpp
-      // restore_alert_states); the resolving tick's series names it.
-      ev.key = "feed_stale:" + r.series;
-      ev.rule = ev.key;
-      ev.severity = alerts::Severity::warning;
-      if (const auto sid = engine->book().catalog().find(r.series)) {
-        ev.threshold = engine->book().catalog().state(*sid).stale_after_s.value_or(0.0);
-      }
-    }
+  for (const auto& ev : events) {
     emit(ev, FeedPosition{msg.topic, msg.partition, msg.offset});
   }
   events.clear();
@@ -365,7 +349,6 @@ void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
 void LiveService::Impl::emit(const alerts::AlertEvent& ev, std::optional<FeedPosition> cause) {
   market_changed = true;
   state_dirty = true;
-  restored_last.erase(ev.key);  // the engine has its own last event for it now
   if (const auto d = delivered_seq.find(ev.key); d != delivered_seq.end()) {
     if (ev.seq <= d->second) {
       // Re-derived after a restart: already on the alerts topic (and passed to the sinks then).
@@ -673,11 +656,7 @@ void LiveService::Impl::restore_alerts() {
       st.pending_since_ms = since_ms;
     }
   }
-  engine->restore_alert_states(states);
-  restored_last.clear();
-  for (const auto& [k, ev] : checkpoint_alerts ? checkpoint_event : latest_event) {
-    if (ev.firing && states[k].firing) restored_last[k] = ev;
-  }
+  engine->restore_alert_states(states, checkpoint_alerts ? checkpoint_event : latest_event);
   for (const auto& [k, seen] : latest) delivered_seq[k] = seen.seq;
   restored_firing.clear();
   for (const auto& [k, ev] : latest_event) {
@@ -793,42 +772,8 @@ void LiveService::Impl::write_state() {
   state_producer->poll(std::chrono::milliseconds(0));
 }
 
-// Puts the restored last events of alerts still firing since before the
-// restart in place of the empty ones the engine reports (see restored_last).
-void LiveService::Impl::patch_restored(Snapshot& snap) {
-  auto& active = snap.active_alerts;
-  active.erase(
-      std::remove_if(active.begin(), active.end(),
-                     [&](const alerts::AlertEvent& a) { return a.key.empty() || restored_last.count(a.key) != 0; }),
-      active.end());
-  std::set<std::string> borrowers;
-  for (const auto& [k, ev] : restored_last) {
-    active.push_back(ev);
-    if (!ev.borrower.empty()) borrowers.insert(ev.borrower);
-  }
-  alerts::sort_by_key(active);
-  const risk::Book& book = engine->book();
-  for (const auto& id : borrowers) {
-    const auto v = snap.borrower_index.find(id);
-    const auto i = book.borrower_index(id);
-    if (v == snap.borrower_index.end() || !i) continue;
-    BorrowerView& view = snap.borrowers[v->second];
-    view.firing.clear();
-    std::vector<AlertRef> refs;
-    for (const auto& a : active) {
-      if (a.borrower != id) continue;
-      view.firing.push_back(a);
-      refs.push_back({a.rule, a.severity});
-    }
-    risk::JsonText j;
-    write_borrower(j, book, *i, refs);
-    view.json = j.take();
-  }
-}
-
 void LiveService::Impl::publish() {
   std::shared_ptr<Snapshot> snap = build_snapshot(*engine, ++version, wall_now_ms());
-  if (!restored_last.empty()) patch_restored(*snap);
   snap->borrower_updates_applied = borrowers_applied;
   snap->borrower_updates_rejected = borrowers_rejected;
   std::vector<std::string> service_reasons;

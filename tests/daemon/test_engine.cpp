@@ -1,6 +1,7 @@
 // The engine: tick outcomes, event ordering, event-time staleness.
 #include <doctest/doctest.h>
 
+#include "riskd/alerts/event.hpp"
 #include "riskd/config/config.hpp"
 #include "riskd/daemon/engine.hpp"
 #include "test_support.hpp"
@@ -134,4 +135,46 @@ TEST_CASE("engine: replacing a borrower keeps its firing alerts and their last e
     e.apply(tick("SOFR", 366, "2025-12-19T10:00:01Z"), std::nullopt, events);
     CHECK(events.empty());
   }
+}
+
+TEST_CASE("engine: restored alert states bring their last events, so a restart or reload reports and resolves them") {
+  config::Config cfg = vectors_config();
+  daemon::Engine before(cfg.risk);
+  std::vector<alerts::AlertEvent> events;
+  feed_all(before, "2025-01-01T00:00:00Z", events);
+  before.apply(tick("BTC-USD", 90000, "2025-02-10T00:00:01Z"), std::nullopt, events);  // GPU-H100 goes stale
+  const auto active_before = before.active_alerts();
+  REQUIRE(std::any_of(active_before.begin(), active_before.end(),
+                      [](const auto& a) { return a.key == "feed_stale:GPU-H100-USD-HR"; }));
+
+  // A fresh engine on the same market, given the states and the last events.
+  daemon::Engine after(cfg.risk);
+  after.adopt_market(before);
+  after.restore_alert_states(before.alert_states(), before.last_events());
+  const auto active_after = after.active_alerts();
+  REQUIRE(active_after.size() == active_before.size());
+  for (std::size_t i = 0; i < active_before.size(); ++i) {
+    CHECK(alerts::to_json(active_after[i]) == alerts::to_json(active_before[i]));
+  }
+
+  // The restored feed_stale resolves with its key and the next seq.
+  events.clear();
+  after.apply(tick("GPU-H100-USD-HR", 3.1, "2025-02-11T00:00:00Z"), std::nullopt, events);
+  const auto resolved =
+      std::find_if(events.begin(), events.end(), [](const auto& ev) { return ev.key == "feed_stale:GPU-H100-USD-HR"; });
+  REQUIRE(resolved != events.end());
+  CHECK_FALSE(resolved->firing);
+  CHECK(resolved->rule == "feed_stale:GPU-H100-USD-HR");
+  CHECK(resolved->threshold == 3456000.0);
+  CHECK(resolved->seq == 2);
+
+  // Without last events (e.g. a lost alerts topic) the resolution still carries its key.
+  daemon::Engine bare(cfg.risk);
+  bare.adopt_market(before);
+  bare.restore_alert_states(before.alert_states());
+  events.clear();
+  bare.apply(tick("GPU-H100-USD-HR", 3.1, "2025-02-11T00:00:00Z"), std::nullopt, events);
+  CHECK(std::any_of(events.begin(), events.end(), [](const auto& ev) {
+    return ev.key == "feed_stale:GPU-H100-USD-HR" && !ev.firing && ev.seq == 2;
+  }));
 }

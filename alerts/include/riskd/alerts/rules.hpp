@@ -104,6 +104,10 @@ class CovenantAlerts {
 
   [[nodiscard]] const std::vector<RuleState>& states(std::size_t index) const { return states_[index]; }
   [[nodiscard]] std::vector<RuleState>& states(std::size_t index) { return states_[index]; }
+  /// Latest event per rule of borrower `index` (what append_active reports
+  /// for a firing rule); restored with the states at start and on reload.
+  [[nodiscard]] const std::vector<AlertEvent>& last_events(std::size_t index) const { return last_[index]; }
+  [[nodiscard]] std::vector<AlertEvent>& last_events(std::size_t index) { return last_[index]; }
 
   /// Appends the latest event of every firing rule (unsorted).
   void append_active(std::vector<AlertEvent>& out) const;

@@ -92,8 +92,14 @@ class Engine {
 
   /// Every alert state by key ("borrower/rule" or "feed_stale:<series>").
   [[nodiscard]] std::map<std::string, alerts::RuleState> alert_states() const;
+  /// The latest event of every key that has emitted one.
+  [[nodiscard]] std::map<std::string, alerts::AlertEvent> last_events() const;
   /// Restores the states of the keys this engine has; others are ignored.
-  void restore_alert_states(const std::map<std::string, alerts::RuleState>& states);
+  /// `last_events` (the latest event per key, e.g. from the alerts topic)
+  /// restores what active_alerts() reports for a rule restored as firing,
+  /// and what its resolution event is built from.
+  void restore_alert_states(const std::map<std::string, alerts::RuleState>& states,
+                            const std::map<std::string, alerts::AlertEvent>& last_events = {});
 
   /// The result document on the current market shocked by `scenario`
   /// (alerts: conditions holding). Changes nothing.
