@@ -125,6 +125,7 @@ struct LiveService::Impl {
   std::uint64_t duplicates = 0;
   std::vector<alerts::AlertEvent> restored_firing;  // firing on the alerts topic at start
   RateLimitedLog delivery_log{5, std::chrono::seconds(10)};
+  RateLimitedLog publish_log{1, std::chrono::seconds(300)};
   std::map<std::string, std::optional<risk::BorrowerSpec>> topic_borrowers;  // nullopt: tombstoned
   std::map<PartitionKey, std::int64_t> next_offsets;                         // feed partitions: next offset to read
   std::vector<PartitionKey> assigned;
@@ -821,6 +822,7 @@ void LiveService::Impl::run() {
   publish();
   batch.reserve(options.max_batch);
   auto last_publish = Clock::now();
+  Clock::duration last_publish_cost{};
   auto last_commit = Clock::now();
   auto last_stale = Clock::now();
   bool checkpoint_due = false;
@@ -886,10 +888,20 @@ void LiveService::Impl::run() {
         checkpoint_due = false;  // events still in flight: try at the next interval
       }
     }
-    if (now - last_publish >= options.publish_interval) {
-      if (market_changed || now - last_publish >= std::chrono::seconds(1)) {
-        publish();
-        last_publish = now;
+    const auto gap = publish_gap(options, last_publish_cost);
+    if (now - last_publish >= gap &&
+        (market_changed || now - last_publish >= std::max<Clock::duration>(gap, std::chrono::seconds(1)))) {
+      const auto t0 = Clock::now();
+      publish();
+      last_publish = Clock::now();
+      last_publish_cost = last_publish - t0;
+      if (publish_gap(options, last_publish_cost) > std::chrono::seconds(1)) {
+        publish_log.warn(
+            "snapshots of {} borrowers take {} ms to build: published every {} ms, not {} ms",
+            engine->book().borrowers().size(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(last_publish_cost).count(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(publish_gap(options, last_publish_cost)).count(),
+            options.publish_interval.count());
       }
     }
   }

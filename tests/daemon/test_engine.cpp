@@ -4,6 +4,7 @@
 #include "riskd/alerts/event.hpp"
 #include "riskd/config/config.hpp"
 #include "riskd/daemon/engine.hpp"
+#include "riskd/daemon/live_service.hpp"
 #include "test_support.hpp"
 
 using namespace riskd;
@@ -177,4 +178,15 @@ TEST_CASE("engine: restored alert states bring their last events, so a restart o
   CHECK(std::any_of(events.begin(), events.end(), [](const auto& ev) {
     return ev.key == "feed_stale:GPU-H100-USD-HR" && !ev.firing && ev.seq == 2;
   }));
+}
+
+TEST_CASE("live service: snapshot publication backs off to a bounded share of the engine thread") {
+  using namespace std::chrono_literals;
+  daemon::LiveOptions options;  // 100 ms, k = 9
+  CHECK(daemon::publish_gap(options, 0ms) == 100ms);
+  CHECK(daemon::publish_gap(options, 5ms) == 100ms);     // a small book: the configured cadence
+  CHECK(daemon::publish_gap(options, 200ms) == 1800ms);  // a large one: 200 ms of every 2 s
+  CHECK(daemon::publish_gap(options, 2s) == 5s);         // capped: snapshots stay younger than the 10 s alert
+  options.publish_cost_multiple = 0;
+  CHECK(daemon::publish_gap(options, 10s) == 100ms);  // k = 0: always the configured cadence
 }

@@ -14,6 +14,7 @@
 // growing and an alert firing before the restart is not fired again; events
 // already on the topic are not produced again when the ticks after the last
 // market state are re-read.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -49,7 +50,25 @@ struct LiveOptions {
   std::chrono::milliseconds checkpoint_wait{200};
   /// At a graceful stop: how long to wait for in-flight events and signals.
   std::chrono::milliseconds stop_flush{2500};
+  /// A snapshot costs O(book) on the engine thread; the next one waits at
+  /// least this many times the last one's build time, so publication takes
+  /// at most 1 / (1 + k) of the engine thread however large the book
+  /// (riskd_snapshot_age_seconds shows the resulting age).
+  unsigned publish_cost_multiple = 9;
+  /// ...but never waits longer than this, so snapshots stay younger than
+  /// the RiskdSnapshotStale alert's 10 s unless one takes longer to build.
+  std::chrono::milliseconds max_publish_gap{5000};
 };
+
+/// The wait between the end of one snapshot publication and the next:
+/// publish_interval, or publish_cost_multiple × `last_cost` if longer, at
+/// most max_publish_gap (and never less than publish_interval).
+[[nodiscard]] inline std::chrono::steady_clock::duration publish_gap(const LiveOptions& options,
+                                                                     std::chrono::steady_clock::duration last_cost) {
+  using Duration = std::chrono::steady_clock::duration;
+  const Duration cap = std::max<Duration>(options.max_publish_gap, options.publish_interval);
+  return std::clamp<Duration>(last_cost * options.publish_cost_multiple, options.publish_interval, cap);
+}
 
 /// Observers called on the engine thread; they must not block.
 struct LiveHooks {
