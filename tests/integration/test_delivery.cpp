@@ -196,7 +196,8 @@ TEST_CASE("delivery: the alerts topic carries replay's transitions, signals are 
   for (const auto& line : env.lines) {
     if (const auto ts = tick_ts(line)) last_ts = std::max(last_ts, *ts);
     if (line.find("\"BTC-USD\"") != std::string::npos && tick_ts(line)) {
-      const auto* v = boost::json::parse(line).as_object().if_contains("value");
+      const boost::json::value tick = boost::json::parse(line);  // owns what `v` points into
+      const auto* v = tick.as_object().if_contains("value");
       if (v != nullptr && v->is_number() && v->to_number<double>() > 0) btc = v->to_number<double>();
     }
   }
