@@ -572,10 +572,14 @@ void LiveService::Impl::restore_alerts() {
   };
   std::map<std::string, alerts::AlertEvent> latest_event;
   std::map<std::string, alerts::AlertEvent> checkpoint_event;
-  if (!checkpoint_alerts && !state_found) {
-    // No market state: if no feed offset was ever committed either, the feeds
-    // are read from the beginning and derive every event again: start from
+  if (!checkpoint_alerts && !state_found && !config.feeds.state_topic.empty()) {
+    // A state topic with no state in it: the feeds are read from the
+    // beginning (assign_feeds) and derive every event again, so start from
     // fresh alert states and skip the events already on the topic.
+    checkpoint_alerts.emplace();
+  } else if (!checkpoint_alerts && !state_found) {
+    // No state topic: if no feed offset was ever committed either, the feeds
+    // are read from the beginning and derive every event again, as above.
     std::vector<feeds::TopicPartition> feed_parts;
     for (const auto& t : config.feeds.topics) {
       for (const std::int32_t p : consumer->partitions(t, k_metadata_timeout)) feed_parts.push_back({t, p, 0});
@@ -673,10 +677,15 @@ void LiveService::Impl::restore_alerts() {
 }
 
 void LiveService::Impl::assign_feeds() {
-  // With a restored market state, a partition the state does not list has
-  // contributed nothing to it: read it from the beginning. Without one, the
-  // group's committed offsets are all there is.
-  const std::int64_t unlisted = state_found ? feeds::k_offset_beginning : feeds::k_offset_stored;
+  // The market state is what makes a feed offset meaningful: a partition the
+  // restored state does not list has contributed nothing to it, and with no
+  // state at all (first start, or a crash after the group's offsets were
+  // committed but before the state naming them was acknowledged) resuming at
+  // committed offsets would start from an empty market and derive alerts
+  // late. So with a state topic, unlisted partitions are read from the
+  // beginning; only without one are the group's committed offsets used.
+  const std::int64_t unlisted =
+      config.feeds.state_topic.empty() ? feeds::k_offset_stored : feeds::k_offset_beginning;
   std::vector<feeds::TopicPartition> parts;
   for (const auto& topic : config.feeds.topics) {
     for (const std::int32_t p : consumer->partitions(topic, k_metadata_timeout)) {
