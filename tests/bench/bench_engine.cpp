@@ -26,15 +26,7 @@ namespace {
 const risk::TimeMs k_t0 = *risk::parse_date("2025-12-19");
 
 risk::RiskConfig make_config(std::size_t borrowers, std::uint64_t seed) {
-  risk::RiskConfig cfg;
-  for (const auto& [settings, series] : test::random_series()) cfg.series[series.first] = settings;
-  cfg.scenarios = {risk::Scenario{"btc_crash", {{"BTC-USD", -0.6}}},
-                   risk::Scenario{"rent_collapse", {{"@gpu_rent", -0.5}, {"@spread", 250.0}}}};
-  std::mt19937_64 rng(seed);
-  for (std::size_t i = 0; i < borrowers; ++i) {
-    cfg.borrowers.push_back(test::random_borrower(rng, k_t0, "b" + std::to_string(i)));
-  }
-  return cfg;
+  return test::random_book_config(borrowers, seed, k_t0);
 }
 
 void set_market(risk::Book& book) {

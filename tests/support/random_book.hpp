@@ -90,4 +90,19 @@ inline risk::BorrowerSpec random_borrower(std::mt19937_64& rng, risk::TimeMs t_m
   return s;
 }
 
+/// `borrowers` random borrowers ("b0", "b1", ...) valued from `t_ms`, the
+/// random series, and two configured scenarios (btc_crash, rent_collapse)
+/// besides the built-in one: the book of the engine and sink benchmarks.
+inline risk::RiskConfig random_book_config(std::size_t borrowers, std::uint64_t seed, risk::TimeMs t_ms) {
+  risk::RiskConfig cfg;
+  for (const auto& [settings, series] : random_series()) cfg.series[series.first] = settings;
+  cfg.scenarios = {risk::Scenario{"btc_crash", {{"BTC-USD", -0.6}}},
+                   risk::Scenario{"rent_collapse", {{"@gpu_rent", -0.5}, {"@spread", 250.0}}}};
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = 0; i < borrowers; ++i) {
+    cfg.borrowers.push_back(random_borrower(rng, t_ms, "b" + std::to_string(i)));
+  }
+  return cfg;
+}
+
 }  // namespace riskd::test
