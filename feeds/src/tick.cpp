@@ -3,14 +3,14 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <utility>
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
-#include <boost/json/value.hpp>
+#include <boost/json/parse_options.hpp>
 
 #include "riskd/risk/time.hpp"
 
@@ -34,16 +34,19 @@ constexpr std::size_t k_max_quoted_chars = 40;
 
 Decoded fail(std::string message) { return Decoded{std::nullopt, std::move(message)}; }
 
-std::string_view kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "bool";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
+/// The JSON kinds of boost::json::kind, as the SAX events reveal them.
+enum class Kind : std::uint8_t { null, bool_, int64, uint64, double_, string, array, object };
+
+std::string_view kind_name(Kind k) {
+  switch (k) {
+    case Kind::null: return "null";
+    case Kind::bool_: return "bool";
+    case Kind::int64:
+    case Kind::uint64:
+    case Kind::double_: return "number";
+    case Kind::string: return "string";
+    case Kind::array: return "array";
+    case Kind::object: return "object";
   }
   return "unknown";
 }
@@ -63,10 +66,186 @@ std::string quote(std::string_view text) {
 
 bool in_ts_range(risk::TimeMs t) { return t >= k_min_ts_ms && t <= k_max_ts_ms; }
 
+/// The text of a string field (decoded, escapes resolved): inline up to 64
+/// bytes (any timestamp a feed sends), on the heap only beyond.
+class FieldText {
+ public:
+  void clear() {
+    size_ = 0;
+    spilled_ = false;
+    heap_.clear();
+  }
+  void append(std::string_view s) {
+    if (!spilled_ && size_ + s.size() <= inline_.size()) {
+      if (!s.empty()) std::memcpy(inline_.data() + size_, s.data(), s.size());
+      size_ += s.size();
+      return;
+    }
+    if (!spilled_) {
+      heap_.assign(inline_.data(), size_);
+      spilled_ = true;
+    }
+    heap_.append(s);
+  }
+  [[nodiscard]] std::string_view view() const {
+    return spilled_ ? std::string_view(heap_) : std::string_view(inline_.data(), size_);
+  }
+
+ private:
+  std::array<char, 64> inline_{};
+  std::size_t size_ = 0;
+  bool spilled_ = false;
+  std::string heap_;
+};
+
+/// The last occurrence of one top-level field: its kind and, for the kinds
+/// the decoder reads, its value (a string field's text is kept by the handler).
+struct Field {
+  bool present = false;
+  Kind kind = Kind::null;
+  std::int64_t int64 = 0;
+  std::uint64_t uint64 = 0;
+  double double_ = 0.0;
+};
+
+/// Boost.JSON SAX handler: records `series`, `value` and `ts` of the
+/// top-level object as the DOM would hold them (last occurrence of a key
+/// wins), and the kind of the top-level value; ignores everything else.
+/// It never fails a parse: the syntax, depth and UTF-8 checks are
+/// basic_parser's, so errors and their byte offsets are those of the DOM
+/// parser (which drives the same basic_parser). Only keys and values at
+/// depth 1 are looked at, so nested values cost no more than skipping them.
+class TickHandler {
+ public:
+  // The DOM parser's limits are its containers' max_size(); a tick is at
+  // most 64 KiB, far below any of them, so none is ever reached.
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  explicit TickHandler(std::string& series_text) : series_text_(series_text) {}
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code&) { return begin(Kind::array); }
+  bool on_array_end(std::size_t, json::error_code&) { return end(); }
+  bool on_object_begin(json::error_code&) { return begin(Kind::object); }
+  bool on_object_end(std::size_t, json::error_code&) { return end(); }
+
+  bool on_string_part(json::string_view s, std::size_t n, json::error_code&) {
+    if (n == s.size()) start_string();  // the first part
+    append_string(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t n, json::error_code&) {
+    if (n == s.size()) start_string();  // the whole string in one call
+    append_string(s);
+    return scalar(Kind::string);
+  }
+  bool on_key_part(json::string_view s, std::size_t n, json::error_code&) {
+    if (n == s.size()) key_size_ = 0;
+    append_key(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t n, json::error_code&) {
+    if (n == s.size()) key_size_ = 0;
+    append_key(s);
+    if (depth_ == 1) current_ = field_for_key(n);
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
+    if (Field* f = target()) f->int64 = i;
+    return scalar(Kind::int64);
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
+    if (Field* f = target()) f->uint64 = u;
+    return scalar(Kind::uint64);
+  }
+  bool on_double(double d, json::string_view, json::error_code&) {
+    if (Field* f = target()) f->double_ = d;
+    return scalar(Kind::double_);
+  }
+  bool on_bool(bool, json::error_code&) { return scalar(Kind::bool_); }
+  bool on_null(json::error_code&) { return scalar(Kind::null); }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+  Kind top = Kind::null;  // the document's kind
+  Field series;
+  Field value;
+  Field ts;
+  FieldText ts_text;  // the text of `ts` when its last occurrence is a string
+
+ private:
+  /// The field the value now being parsed belongs to (a depth-1 value after
+  /// one of the three keys), else nullptr.
+  Field* target() const { return depth_ == 1 ? current_ : nullptr; }
+
+  /// A value ends at depth 0 (the document) or 1 (a member of the top-level
+  /// container): record its kind where it belongs.
+  void record(Kind k) {
+    if (depth_ == 0) {
+      top = k;
+    } else if (Field* f = target()) {
+      f->present = true;
+      f->kind = k;
+      current_ = nullptr;
+    }
+  }
+  bool scalar(Kind k) {
+    record(k);
+    return true;
+  }
+  bool begin(Kind k) {
+    record(k);
+    ++depth_;
+    return true;
+  }
+  bool end() {
+    --depth_;
+    return true;
+  }
+
+  void start_string() {
+    if (Field* f = target()) {
+      if (f == &series) series_text_.clear();
+      if (f == &ts) ts_text.clear();
+    }
+  }
+  void append_string(json::string_view s) {
+    if (Field* f = target()) {
+      if (f == &series) series_text_.append(s.data(), s.size());
+      if (f == &ts) ts_text.append(std::string_view(s.data(), s.size()));
+    }
+  }
+  void append_key(json::string_view s) {
+    for (const char c : s) {
+      if (key_size_ < key_.size()) key_[key_size_] = c;
+      ++key_size_;
+    }
+  }
+  Field* field_for_key(std::size_t n) {
+    const std::string_view key(key_.data(), n <= key_.size() ? n : 0);
+    if (n > key_.size()) return nullptr;
+    if (key == "series") return &series;
+    if (key == "value") return &value;
+    if (key == "ts") return &ts;
+    return nullptr;
+  }
+
+  std::string& series_text_;  // the Tick's series (reused: no allocation up to its small-string size)
+  std::array<char, 6> key_{};  // the first bytes of the key being read; "series" is the longest wanted
+  std::size_t key_size_ = 0;
+  std::size_t depth_ = 0;
+  Field* current_ = nullptr;
+};
+
 /// Decodes the `ts` field; `error` is set (and nullopt returned) when it is bad.
-std::optional<risk::TimeMs> decode_ts(const json::value* ts, std::optional<risk::TimeMs> fallback_ts_ms,
-                                      std::string& error) {
-  if (ts == nullptr) {
+std::optional<risk::TimeMs> decode_ts(const Field& ts, std::string_view ts_text,
+                                      std::optional<risk::TimeMs> fallback_ts_ms, std::string& error) {
+  if (!ts.present) {
     if (!fallback_ts_ms) {
       error = "field 'ts': missing and no message timestamp to fall back on";
       return std::nullopt;
@@ -78,22 +257,21 @@ std::optional<risk::TimeMs> decode_ts(const json::value* ts, std::optional<risk:
     }
     return fallback_ts_ms;
   }
-  switch (ts->kind()) {
-    case json::kind::string: {
-      const json::string& text = ts->get_string();
-      const auto parsed = risk::parse_rfc3339(std::string_view(text.data(), text.size()));
+  switch (ts.kind) {
+    case Kind::string: {
+      const auto parsed = risk::parse_rfc3339(ts_text);
       if (!parsed) {
-        error = "field 'ts': not an RFC 3339 timestamp: " + quote(text);
+        error = "field 'ts': not an RFC 3339 timestamp: " + quote(ts_text);
         return std::nullopt;
       }
       if (!in_ts_range(*parsed)) {
-        error = "field 'ts': " + quote(text) + " is outside years 1970..9999";
+        error = "field 'ts': " + quote(ts_text) + " is outside years 1970..9999";
         return std::nullopt;
       }
       return parsed;
     }
-    case json::kind::int64: {
-      const std::int64_t ms = ts->get_int64();
+    case Kind::int64: {
+      const std::int64_t ms = ts.int64;
       if (ms < 0) {
         error = "field 'ts': negative epoch milliseconds " + std::to_string(ms);
         return std::nullopt;
@@ -104,52 +282,48 @@ std::optional<risk::TimeMs> decode_ts(const json::value* ts, std::optional<risk:
       }
       return ms;
     }
-    case json::kind::uint64:
+    case Kind::uint64:
       // Boost.JSON only uses uint64 for integers above INT64_MAX.
-      error = "field 'ts': epoch milliseconds " + std::to_string(ts->get_uint64()) +
-              " is outside years 1970..9999";
+      error = "field 'ts': epoch milliseconds " + std::to_string(ts.uint64) + " is outside years 1970..9999";
       return std::nullopt;
-    case json::kind::double_:
+    case Kind::double_:
       error = "field 'ts': epoch milliseconds must be an integer, got a fraction or exponent";
       return std::nullopt;
-    case json::kind::null:
-    case json::kind::bool_:
-    case json::kind::array:
-    case json::kind::object: break;
+    case Kind::null:
+    case Kind::bool_:
+    case Kind::array:
+    case Kind::object: break;
   }
   error = "field 'ts': expected an RFC 3339 string or integer epoch milliseconds, got " +
-          std::string(kind_name(*ts));
+          std::string(kind_name(ts.kind));
   return std::nullopt;
 }
 
-Decoded decode_object(const json::object& obj, std::optional<risk::TimeMs> fallback_ts_ms) {
-  Tick tick;
-
-  const json::value* series = obj.if_contains("series");
-  if (series == nullptr) return fail("field 'series': missing");
-  if (!series->is_string()) {
-    return fail("field 'series': expected a string, got " + std::string(kind_name(*series)));
+/// The checks of the top-level object's fields, in the order of the old DOM
+/// decoder: series, value, ts. `tick.series` already holds the series text.
+Decoded decode_fields(const TickHandler& h, Tick&& tick, std::optional<risk::TimeMs> fallback_ts_ms) {
+  if (!h.series.present) return fail("field 'series': missing");
+  if (h.series.kind != Kind::string) {
+    return fail("field 'series': expected a string, got " + std::string(kind_name(h.series.kind)));
   }
-  if (series->get_string().empty()) return fail("field 'series': empty string");
-  tick.series.assign(series->get_string().data(), series->get_string().size());
+  if (tick.series.empty()) return fail("field 'series': empty string");
 
-  const json::value* value = obj.if_contains("value");
-  if (value == nullptr) return fail("field 'value': missing");
-  switch (value->kind()) {
-    case json::kind::int64: tick.value = static_cast<double>(value->get_int64()); break;
-    case json::kind::uint64: tick.value = static_cast<double>(value->get_uint64()); break;
+  if (!h.value.present) return fail("field 'value': missing");
+  switch (h.value.kind) {
+    case Kind::int64: tick.value = static_cast<double>(h.value.int64); break;
+    case Kind::uint64: tick.value = static_cast<double>(h.value.uint64); break;
     // May be +/-infinity (1e400 overflows to it); validate_and_apply rejects it.
-    case json::kind::double_: tick.value = value->get_double(); break;
-    case json::kind::null: return fail("field 'value': missing value (null)");
-    case json::kind::bool_:
-    case json::kind::string:
-    case json::kind::array:
-    case json::kind::object:
-      return fail("field 'value': expected a number, got " + std::string(kind_name(*value)));
+    case Kind::double_: tick.value = h.value.double_; break;
+    case Kind::null: return fail("field 'value': missing value (null)");
+    case Kind::bool_:
+    case Kind::string:
+    case Kind::array:
+    case Kind::object:
+      return fail("field 'value': expected a number, got " + std::string(kind_name(h.value.kind)));
   }
 
   std::string error;
-  const auto ts_ms = decode_ts(obj.if_contains("ts"), fallback_ts_ms, error);
+  const auto ts_ms = decode_ts(h.ts, h.ts_text.view(), fallback_ts_ms, error);
   if (!ts_ms) return fail(std::move(error));
   tick.ts_ms = *ts_ms;
 
@@ -179,23 +353,28 @@ Decoded decode_tick(std::string_view text, std::optional<risk::TimeMs> fallback_
                 std::to_string(k_max_tick_bytes) + "-byte limit");
   }
   try {
-    // A tick is small: parse into a stack buffer, spill to the heap only if needed.
-    alignas(std::max_align_t) std::array<unsigned char, 4096> arena{};
-    std::array<unsigned char, 1024> parser_scratch{};
-    json::monotonic_resource resource(arena.data(), arena.size());
+    // No DOM: basic_parser drives TickHandler, which keeps only the three
+    // fields (the series text straight in the Tick: a short id stays in its
+    // small-string buffer, so a typical tick allocates nothing).
+    Tick tick;
     json::parse_options options;
     options.max_depth = k_max_json_depth;
-    json::parser parser(json::storage_ptr(&resource), options, parser_scratch.data(), parser_scratch.size());
+    json::basic_parser<TickHandler> parser(options, tick.series);
 
+    // As json::parser::write: the whole text is one document; anything but
+    // whitespace after it is extra data.
     json::error_code ec;
-    const std::size_t consumed = parser.write(text.data(), text.size(), ec);
+    const std::size_t consumed = parser.write_some(false, text.data(), text.size(), ec);
+    if (!ec && consumed < text.size()) ec = json::error::extra_data;
     if (ec == json::error::too_deep) {
       return fail("not a tick: JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
     }
     if (ec) return fail("not JSON: " + ec.message() + " at byte " + std::to_string(consumed));
-    const json::value doc = parser.release();
-    if (!doc.is_object()) return fail("not a tick: expected a JSON object, got " + std::string(kind_name(doc)));
-    return decode_object(doc.get_object(), fallback_ts_ms);
+    const TickHandler& h = parser.handler();
+    if (h.top != Kind::object) {
+      return fail("not a tick: expected a JSON object, got " + std::string(kind_name(h.top)));
+    }
+    return decode_fields(h, std::move(tick), fallback_ts_ms);
   } catch (const std::exception& e) {  // allocation failure: reject the tick, keep running
     return fail(std::string("tick not decoded: ") + e.what());
   }
