@@ -128,6 +128,7 @@ void Engine::on_applied(risk::SeriesId sid, std::vector<alerts::AlertEvent>& eve
 
 void Engine::step_all(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events) {
   book_.revalue_all();
+  view_changed_all();
   const auto& borrowers = book_.borrowers();
   const auto& results = book_.results();
   for (std::size_t i = 0; i < borrowers.size(); ++i) {
@@ -184,6 +185,7 @@ void Engine::upsert_borrower(const risk::BorrowerSpec& spec) {
   book_.upsert(spec);
   const std::size_t rules = alerts::k_fixed_rules + book_.scenarios().size();
   if (!existed) covenant_alerts_.resize(book_.borrowers().size(), rules);
+  view_changed_all();
   if (stale_.size() < book_.catalog().size()) {
     stale_.resize(book_.catalog().size());
     last_event_stale_.resize(book_.catalog().size());
@@ -196,6 +198,7 @@ bool Engine::remove_borrower(std::string_view id) {
   if (!i) return false;
   book_.remove(id);
   covenant_alerts_.erase(*i);
+  view_changed_all();
   rebuild_index();
   return true;
 }
@@ -214,6 +217,7 @@ bool Engine::restore_series(std::string_view id, double value, risk::TimeMs ts_m
     has_event_time_ = true;
   }
   book_.set_valuation_day(risk::valuation_day_ms(event_time_ms_));
+  view_changed_all();
   if (mode_ == EvalMode::indexed) {
     // Boxes were computed on the old market: everyone is visited next tick.
     seen_value_[*sid] = 1;
@@ -226,6 +230,7 @@ bool Engine::restore_series(std::string_view id, double value, risk::TimeMs ts_m
 void Engine::revalue() {
   if (mode_ == EvalMode::brute_force) {
     book_.revalue_all();
+    view_changed_all();
   } else {
     refresh_results();
   }
@@ -235,6 +240,7 @@ void Engine::refresh_results() {
   if (mode_ == EvalMode::brute_force) return;  // every applied tick revalued the whole book
   if (all_dirty_) {
     book_.revalue_all();
+    view_changed_all();
     std::fill(eval_seq_.begin(), eval_seq_.end(), seq_);
     all_dirty_ = false;
   } else {
@@ -242,6 +248,7 @@ void Engine::refresh_results() {
       for (const std::uint32_t i : dependents_[sid]) {
         if (eval_seq_[i] >= changed_seq_[sid]) continue;
         book_.revalue_one(i);
+        view_changed(i);
         eval_seq_[i] = seq_;
       }
     }
@@ -269,6 +276,7 @@ void Engine::adopt_market(const Engine& old) {
   event_time_ms_ = old.event_time_ms_;
   has_event_time_ = old.has_event_time_;
   if (has_event_time_) book_.set_valuation_day(risk::valuation_day_ms(event_time_ms_));
+  view_changed_all();
   rebuild_index();
 }
 
@@ -324,6 +332,7 @@ void Engine::restore_alert_states(const std::map<std::string, alerts::RuleState>
     if (last != last_events.end()) last_event_stale_[sid] = last->second;
   }
   visit_all_ = true;  // restored states may not be settled on the current market
+  view_changed_all();
 }
 
 std::string Engine::what_if(const risk::Scenario& scenario) const {
@@ -507,6 +516,7 @@ void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<a
 void Engine::visit(std::size_t i, risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events) {
   flags_[i] &= static_cast<std::uint8_t>(~(k_flag_pending | k_flag_unboxable));
   eval_seq_[i] = seq_;
+  view_changed(i);  // figures recomputed; any alert event is this borrower's
   if (!book_.revalue_one(i)) {  // not evaluable: raises nothing, as in brute force
     index_.clear_box(static_cast<std::uint32_t>(i), coins(i));
     return;
@@ -692,6 +702,28 @@ void Engine::classify(std::size_t i) {
     box_high_[k] = base[cs[k]] * (1.0 + g_up);
   }
   index_.set_box(idx, cs, box_low_, box_high_);
+}
+
+void Engine::view_changed(std::size_t i) {
+  if (view_all_) return;
+  if (view_marked_.size() <= i) view_marked_.resize(book_.borrowers().size(), 0);
+  if (view_marked_[i] != 0) return;
+  view_marked_[i] = 1;
+  view_changed_.push_back(static_cast<std::uint32_t>(i));
+}
+
+Engine::ViewChanges Engine::take_view_changes() {
+  ViewChanges out;
+  out.all = view_all_;
+  if (view_all_) {
+    view_marked_.assign(book_.borrowers().size(), 0);
+  } else {
+    for (const std::uint32_t i : view_changed_) view_marked_[i] = 0;
+    out.borrowers = std::move(view_changed_);
+  }
+  view_changed_.clear();
+  view_all_ = false;
+  return out;
 }
 
 IndexStats Engine::index_stats() const {

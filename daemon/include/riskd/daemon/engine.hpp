@@ -111,6 +111,21 @@ class Engine {
   /// recomputed. Cost: the borrowers touched since the last call.
   void refresh_results();
 
+  /// What changed for incremental snapshots (snapshot_builder.hpp) since
+  /// the previous take_view_changes().
+  struct ViewChanges {
+    /// Every borrower may have changed: first call, book reshaped (upsert,
+    /// remove, market adopted), alert states restored, or every figure
+    /// recomputed at once (new day, restore, brute-force mode).
+    bool all = false;
+    /// Otherwise: book indices (unsorted, unique) of the borrowers whose
+    /// figures were recomputed or that emitted an alert event.
+    std::vector<std::uint32_t> borrowers;
+  };
+  /// Hands over the changes recorded since the last call and starts afresh.
+  /// Call after refresh_results() so that its recomputations are included.
+  ViewChanges take_view_changes();
+
   [[nodiscard]] const risk::Book& book() const { return book_; }
   /// Event time T: the largest ts applied so far (0 before the first tick).
   [[nodiscard]] risk::TimeMs event_time_ms() const { return event_time_ms_; }
@@ -172,6 +187,12 @@ class Engine {
   std::vector<std::vector<double>> scratch_values_;       // [variant] probe markets
   risk::BorrowerResult scratch_result_;
   IndexStats stats_;
+  // take_view_changes(): borrowers changed since the last call.
+  void view_changed(std::size_t i);
+  void view_changed_all() { view_all_ = true; }
+  bool view_all_ = true;
+  std::vector<std::uint32_t> view_changed_;  // unique, thanks to view_marked_
+  std::vector<std::uint8_t> view_marked_;    // [borrower]: in view_changed_
 
   risk::Book book_;
   StalenessClock clock_;
