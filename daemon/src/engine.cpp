@@ -712,6 +712,14 @@ void Engine::view_changed(std::size_t i) {
   view_changed_.push_back(static_cast<std::uint32_t>(i));
 }
 
+std::vector<alerts::AlertEvent> Engine::firing_feed_alerts() const {
+  std::vector<alerts::AlertEvent> out;
+  for (std::size_t sid = 0; sid < stale_.size(); ++sid) {
+    if (stale_[sid].firing) out.push_back(last_event_stale_[sid]);
+  }
+  return out;
+}
+
 Engine::ViewChanges Engine::take_view_changes() {
   ViewChanges out;
   out.all = view_all_;

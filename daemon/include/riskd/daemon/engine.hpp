@@ -125,6 +125,9 @@ class Engine {
   /// Hands over the changes recorded since the last call and starts afresh.
   /// Call after refresh_results() so that its recomputations are included.
   ViewChanges take_view_changes();
+  /// The latest event of every firing feed_stale alert, in series order:
+  /// the feed part of active_alerts() without the O(alerts) sort.
+  [[nodiscard]] std::vector<alerts::AlertEvent> firing_feed_alerts() const;
 
   [[nodiscard]] const risk::Book& book() const { return book_; }
   /// Event time T: the largest ts applied so far (0 before the first tick).
