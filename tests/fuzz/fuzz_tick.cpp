@@ -1,14 +1,19 @@
 // libFuzzer target for the tick decoder and validator (feeds/include/riskd/feeds/tick.hpp).
 // The whole input is decoded as one tick; then each '\n'-separated line is
 // decoded and applied in turn to one series of every kind, so sequences of
-// ticks exercise the outlier hold-and-confirm rule. Contract violations trap.
+// ticks exercise the outlier hold-and-confirm rule. Every decode is also
+// done by the DOM decoder decode_tick replaced (tests/feeds/tick_dom_reference.cpp):
+// both must agree exactly (outcome, series, value bits, ts, error text).
+// Contract violations and disagreements trap.
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
+#include "../feeds/tick_dom_reference.hpp"
 #include "riskd/feeds/tick.hpp"
 #include "riskd/risk/market.hpp"
 
@@ -30,8 +35,20 @@ bool same(const risk::SeriesState& a, const risk::SeriesState& b) {
          a.max_jump == b.max_jump && a.kind == b.kind;
 }
 
+/// The SAX decoder and the DOM reference give the same result.
+void require_same_as_dom(std::string_view text, std::optional<risk::TimeMs> fallback, const feeds::Decoded& d) {
+  const feeds::Decoded ref = feeds::reference::decode_tick_dom(text, fallback);
+  require(d.tick.has_value() == ref.tick.has_value() && d.error == ref.error);
+  if (d.tick) {
+    require(d.tick->series == ref.tick->series && d.tick->ts_ms == ref.tick->ts_ms);
+    require(std::bit_cast<std::uint64_t>(d.tick->value) == std::bit_cast<std::uint64_t>(ref.tick->value));
+  }
+}
+
 std::optional<feeds::Tick> decode_checked(std::string_view text) {
+  require_same_as_dom(text, std::nullopt, feeds::decode_tick(text, std::nullopt));
   const feeds::Decoded d = feeds::decode_tick(text, k_fallback_ts_ms);
+  require_same_as_dom(text, k_fallback_ts_ms, d);
   require(d.tick.has_value() == d.error.empty());
   if (!d.tick) return std::nullopt;
   require(text.size() <= feeds::k_max_tick_bytes);
