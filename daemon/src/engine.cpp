@@ -164,7 +164,7 @@ void Engine::check_staleness(risk::TimeMs now_ms, std::vector<alerts::AlertEvent
 
 std::vector<alerts::AlertEvent> Engine::active_alerts() const {
   std::vector<alerts::AlertEvent> active;
-  covenant_alerts_.append_active(active);
+  covenant_alerts_.append_active(book_.borrowers(), book_.scenarios(), book_.config().alerting, active);
   for (std::size_t sid = 0; sid < stale_.size(); ++sid) {
     if (stale_[sid].firing) active.push_back(last_event_stale_[sid]);
   }
@@ -181,7 +181,15 @@ void Engine::upsert_borrower(const risk::BorrowerSpec& spec) {
   // so a replaced borrower keeps its states and last events as they are (its
   // next evaluation emits any transition); a new one is appended with fresh
   // states. Indices of the others do not move.
-  const bool existed = book_.borrower_index(spec.id).has_value();
+  const auto existing = book_.borrower_index(spec.id);
+  const bool existed = existing.has_value();
+  if (existed) {
+    // Firing rules report their last event with its threshold of then.
+    const risk::Covenants& before = book_.borrowers()[*existing].covenants;
+    if (before.max_ltv != spec.covenants.max_ltv || before.min_dscr != spec.covenants.min_dscr) {
+      covenant_alerts_.pin_firing(*existing, book_.borrowers()[*existing], book_.scenarios(), book_.config().alerting);
+    }
+  }
   book_.upsert(spec);
   const std::size_t rules = alerts::k_fixed_rules + book_.scenarios().size();
   if (!existed) covenant_alerts_.resize(book_.borrowers().size(), rules);
@@ -284,9 +292,8 @@ std::map<std::string, alerts::RuleState> Engine::alert_states() const {
   std::map<std::string, alerts::RuleState> out;
   const auto& borrowers = book_.borrowers();
   for (std::size_t i = 0; i < borrowers.size(); ++i) {
-    const auto& states = covenant_alerts_.states(i);
-    for (std::size_t r = 0; r < states.size(); ++r) {
-      out.emplace(borrowers[i].id + "/" + alerts::rule_name(r, book_.scenarios()), states[r]);
+    for (std::size_t r = 0; r < covenant_alerts_.rules(); ++r) {
+      out.emplace(borrowers[i].id + "/" + alerts::rule_name(r, book_.scenarios()), covenant_alerts_.state(i, r));
     }
   }
   for (risk::SeriesId sid = 0; sid < stale_.size(); ++sid) {
@@ -297,9 +304,11 @@ std::map<std::string, alerts::RuleState> Engine::alert_states() const {
 
 std::map<std::string, alerts::AlertEvent> Engine::last_events() const {
   std::map<std::string, alerts::AlertEvent> out;
-  for (std::size_t i = 0; i < book_.borrowers().size(); ++i) {
-    for (const auto& ev : covenant_alerts_.last_events(i)) {
-      if (!ev.key.empty()) out.emplace(ev.key, ev);
+  const auto& borrowers = book_.borrowers();
+  for (std::size_t i = 0; i < borrowers.size(); ++i) {
+    for (std::size_t r = 0; r < covenant_alerts_.rules(); ++r) {
+      auto ev = covenant_alerts_.last_event(i, r, borrowers[i], book_.scenarios(), book_.config().alerting);
+      if (ev) out.emplace(ev->key, std::move(*ev));
     }
   }
   for (const auto& ev : last_event_stale_) {
@@ -312,15 +321,13 @@ void Engine::restore_alert_states(const std::map<std::string, alerts::RuleState>
                                   const std::map<std::string, alerts::AlertEvent>& last_events) {
   const auto& borrowers = book_.borrowers();
   for (std::size_t i = 0; i < borrowers.size(); ++i) {
-    auto& rule_states = covenant_alerts_.states(i);
-    auto& rule_last = covenant_alerts_.last_events(i);
-    for (std::size_t r = 0; r < rule_states.size(); ++r) {
+    for (std::size_t r = 0; r < covenant_alerts_.rules(); ++r) {
       const std::string key = borrowers[i].id + "/" + alerts::rule_name(r, book_.scenarios());
       const auto it = states.find(key);
       if (it == states.end()) continue;
-      rule_states[r] = it->second;
       const auto last = last_events.find(key);
-      if (last != last_events.end()) rule_last[r] = last->second;
+      covenant_alerts_.restore(i, r, it->second, last == last_events.end() ? nullptr : &last->second, borrowers[i],
+                               book_.scenarios(), book_.config().alerting);
     }
   }
   for (risk::SeriesId sid = 0; sid < stale_.size(); ++sid) {
@@ -655,8 +662,7 @@ bool Engine::guess_quiet_moves(std::size_t i, double& g_down, double& g_up) cons
 void Engine::classify(std::size_t i) {
   const auto idx = static_cast<std::uint32_t>(i);
   const auto cs = coins(i);
-  const auto& states = covenant_alerts_.states(i);
-  if (std::any_of(states.begin(), states.end(), [](const alerts::RuleState& st) { return st.pending; })) {
+  if (covenant_alerts_.any_pending(i)) {
     flags_[i] |= k_flag_pending;
     index_.clear_box(idx, cs);
     return;

@@ -2,6 +2,8 @@
 // The alert rule state machine of METHODOLOGY.md "Alert rules": hysteresis,
 // for_s, per-key seq. Pure and deterministic: time is the event time passed in.
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,8 +24,8 @@ struct AlertEvent {
   std::string borrower;  // empty for feed rules (serialized as null)
   std::string rule;
   Severity severity = Severity::info;
-  bool firing = false;   // state: firing | resolved
-  double value = 0.0;    // the metric then; non-finite is serialized as null
+  bool firing = false;  // state: firing | resolved
+  double value = 0.0;   // the metric then; non-finite is serialized as null
   double threshold = 0.0;
   risk::TimeMs at_ms = 0;
   std::uint64_t seq = 0;
@@ -32,10 +34,10 @@ struct AlertEvent {
 /// State of one alert key.
 struct RuleState {
   bool firing = false;
-  bool pending = false;             // the firing condition holds, for_s not yet elapsed
+  bool pending = false;  // the firing condition holds, for_s not yet elapsed
   risk::TimeMs pending_since_ms = 0;
-  std::uint64_t seq = 0;            // seq of the last event emitted for this key
-  double value = 0.0;               // metric at the last evaluation
+  std::uint64_t seq = 0;  // seq of the last event emitted for this key
+  double value = 0.0;     // covenant rules: the metric of the last event (CovenantAlerts keeps no other)
 };
 
 /// Advances one rule at event time `now_ms`. While not firing, `fire` must
@@ -50,6 +52,9 @@ bool step(RuleState& state, bool fire, bool resolve, risk::TimeMs now_ms, risk::
 inline constexpr std::size_t k_fixed_rules = 5;
 std::string rule_name(std::size_t rule_index, std::span<const risk::Scenario> scenarios);
 Severity rule_severity(std::size_t rule_index);
+/// The threshold read_rule() reports for a rule: it depends on the
+/// covenants and the alerting parameters only, never on the figures.
+double rule_threshold(std::size_t rule_index, const risk::Covenants& covenants, const risk::AlertingParams& params);
 
 /// Firing condition and reported value/threshold of one rule on one result
 /// (no history: what `evaluate` lists).
@@ -88,33 +93,97 @@ inline RuleReading read_rule(std::size_t rule_index, const risk::BorrowerResult&
   }
 }
 
+class CovenantAlerts;
+
+/// The rule states of one borrower (CovenantAlerts::states), by value.
+class BorrowerRuleStates {
+ public:
+  BorrowerRuleStates(const CovenantAlerts& alerts, std::size_t index) : alerts_(&alerts), index_(index) {}
+  [[nodiscard]] std::size_t size() const;
+  [[nodiscard]] RuleState operator[](std::size_t rule) const;
+
+ private:
+  const CovenantAlerts* alerts_;
+  std::size_t index_;
+};
+
 /// Alert state of every borrower's covenant rules. Single writer.
+///
+/// Storage contract (memory per borrower is what a large book pays): one
+/// flat slot per (borrower, rule), slot = index * rules() + rule, holding
+/// the state bits, seq and one time and one value. The time is
+/// pending_since_ms while the rule is pending, else the at_ms of its last
+/// event; the value is the last event's value. The last event of a key is
+/// therefore kept only while its rule fires (what active_alerts() reports
+/// and reload carries over); key, borrower, rule and severity are rebuilt
+/// from the borrower and the rule, the threshold from the covenants and the
+/// alerting parameters. An event that cannot be rebuilt so (restored from
+/// outside, or the covenants changed under a firing rule) is pinned whole
+/// until the rule's next transition.
 class CovenantAlerts {
  public:
   /// Steps every rule of borrower `index` on its latest result; appends
   /// transitions (unsorted) to `out`.
-  void evaluate(std::size_t index, const risk::CompiledBorrower& borrower,
-                const risk::BorrowerResult& result, std::span<const risk::Scenario> scenarios,
-                const risk::AlertingParams& params, risk::TimeMs now_ms, std::vector<AlertEvent>& out);
+  void evaluate(std::size_t index, const risk::CompiledBorrower& borrower, const risk::BorrowerResult& result,
+                std::span<const risk::Scenario> scenarios, const risk::AlertingParams& params, risk::TimeMs now_ms,
+                std::vector<AlertEvent>& out);
 
-  /// Keeps states aligned with the book after an upsert or removal.
+  /// Keeps states aligned with the book after an upsert or removal:
+  /// resize keeps the states of the first min(old, new) rules of every
+  /// borrower that stays; new ones start clear.
   void resize(std::size_t borrowers, std::size_t rules_per_borrower);
+  /// Drops borrower `index`; later borrowers move down by one.
   void erase(std::size_t index);
-  void reset(std::size_t index);
 
-  [[nodiscard]] const std::vector<RuleState>& states(std::size_t index) const { return states_[index]; }
-  [[nodiscard]] std::vector<RuleState>& states(std::size_t index) { return states_[index]; }
-  /// Latest event per rule of borrower `index` (what append_active reports
-  /// for a firing rule); restored with the states at start and on reload.
-  [[nodiscard]] const std::vector<AlertEvent>& last_events(std::size_t index) const { return last_[index]; }
-  [[nodiscard]] std::vector<AlertEvent>& last_events(std::size_t index) { return last_[index]; }
+  [[nodiscard]] std::size_t borrowers() const { return borrowers_; }
+  [[nodiscard]] std::size_t rules() const { return rules_; }
+  [[nodiscard]] BorrowerRuleStates states(std::size_t index) const { return {*this, index}; }
+  [[nodiscard]] RuleState state(std::size_t index, std::size_t rule) const;
+  [[nodiscard]] bool firing(std::size_t index, std::size_t rule) const {
+    return (flags_[slot(index, rule)] & k_firing) != 0;
+  }
+  /// True when some rule of borrower `index` is pending under for_s.
+  [[nodiscard]] bool any_pending(std::size_t index) const;
 
-  /// Appends the latest event of every firing rule (unsorted).
-  void append_active(std::vector<AlertEvent>& out) const;
+  /// The latest event of a firing rule (what append_active reports);
+  /// nullopt while the rule does not fire. `borrower`, `scenarios` and
+  /// `params` must be those the rule is evaluated with.
+  [[nodiscard]] std::optional<AlertEvent> last_event(std::size_t index, std::size_t rule,
+                                                     const risk::CompiledBorrower& borrower,
+                                                     std::span<const risk::Scenario> scenarios,
+                                                     const risk::AlertingParams& params) const;
+  /// Restores one rule's state and, when given, the latest event it reports
+  /// while firing (kept as given: pinned unless it is what would be rebuilt).
+  void restore(std::size_t index, std::size_t rule, const RuleState& state, const AlertEvent* last,
+               const risk::CompiledBorrower& borrower, std::span<const risk::Scenario> scenarios,
+               const risk::AlertingParams& params);
+  /// Pins the latest events of borrower `index`'s firing rules as they are
+  /// now: call before its covenants change (their thresholds would move).
+  void pin_firing(std::size_t index, const risk::CompiledBorrower& borrower, std::span<const risk::Scenario> scenarios,
+                  const risk::AlertingParams& params);
+
+  /// Appends the latest event of every firing rule (unsorted); `borrowers`
+  /// is the book the states are aligned with.
+  void append_active(std::span<const risk::CompiledBorrower> borrowers, std::span<const risk::Scenario> scenarios,
+                     const risk::AlertingParams& params, std::vector<AlertEvent>& out) const;
+
+  /// Bytes held (capacity of the slot arrays and the pinned events).
+  [[nodiscard]] std::size_t memory_bytes() const;
 
  private:
-  std::vector<std::vector<RuleState>> states_;
-  std::vector<std::vector<AlertEvent>> last_;  // latest event per rule, parallel to states_
+  static constexpr std::uint8_t k_firing = 1;
+  static constexpr std::uint8_t k_pending = 2;
+  [[nodiscard]] std::size_t slot(std::size_t index, std::size_t rule) const { return index * rules_ + rule; }
+  [[nodiscard]] AlertEvent rebuild(std::size_t s, std::size_t rule, const risk::CompiledBorrower& borrower,
+                                   std::span<const risk::Scenario> scenarios, const risk::AlertingParams& params) const;
+
+  std::size_t rules_ = 0;
+  std::size_t borrowers_ = 0;
+  std::vector<std::uint8_t> flags_;           // [slot]: k_firing | k_pending
+  std::vector<std::uint64_t> seq_;            // [slot]: seq of the last event
+  std::vector<risk::TimeMs> time_ms_;         // [slot]: pending_since_ms while pending, else the last event's at_ms
+  std::vector<double> value_;                 // [slot]: the last event's value
+  std::map<std::size_t, AlertEvent> pinned_;  // [slot]: last events not rebuilt from the slot (rare)
 };
 
 /// Sorts events of one tick by key, byte-wise (METHODOLOGY.md).

@@ -92,7 +92,9 @@ class Engine {
 
   /// Every alert state by key ("borrower/rule" or "feed_stale:<series>").
   [[nodiscard]] std::map<std::string, alerts::RuleState> alert_states() const;
-  /// The latest event of every key that has emitted one.
+  /// The latest event of every firing key (covenant rules and feed_stale)
+  /// and of every feed_stale key that has emitted one: what a reload carries
+  /// over. Covenant rules keep no event once resolved (alerts/README.md).
   [[nodiscard]] std::map<std::string, alerts::AlertEvent> last_events() const;
   /// Restores the states of the keys this engine has; others are ignored.
   /// `last_events` (the latest event per key, e.g. from the alerts topic)
