@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
+#include <emmintrin.h>  // SSE2: part of baseline x86-64
+
 namespace riskd::risk {
 namespace {
 
 constexpr int k_table_months = 1200;  // pools beyond 100 years of life fall back to std::pow
+constexpr long k_fast_months = 240;   // longer remaining lives take the month-by-month loop
+constexpr long k_lanes = 2;           // doubles per SSE2 vector in the month loops
 
 void add_unique(std::vector<SeriesId>& ids, SeriesId id) {
   if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
@@ -106,13 +110,15 @@ CompiledBorrower compile_borrower(const BorrowerSpec& spec, SeriesCatalog& catal
 }
 
 Valuer::Valuer(const ModelParams& model) : model_(model) {
-  decay_.resize(k_table_months + 1);
-  discount_.resize(k_table_months + 1);
-  for (int m = 0; m <= k_table_months; ++m) {
+  // k_lanes entries of padding: the month loops below read whole vectors.
+  decay_.resize(k_table_months + 1 + k_lanes);
+  discount_.resize(k_table_months + 1 + k_lanes);
+  for (int m = 0; m < static_cast<int>(decay_.size()); ++m) {
     const double years = static_cast<double>(m) / 12.0;
     decay_[static_cast<std::size_t>(m)] = std::pow(1.0 - model_.rent_decline_per_year, years);
     discount_[static_cast<std::size_t>(m)] = std::pow(1.0 + model_.discount_rate, years);
   }
+  decay_nonincreasing_ = std::is_sorted(decay_.rbegin(), decay_.rend());
 }
 
 namespace {
@@ -125,7 +131,9 @@ struct PoolSchedule {
 PoolSchedule schedule(const CompiledPool& pool, TimeMs t_ms) {
   const double age = std::max(0.0, months_between(pool.in_service_ms, t_ms));
   PoolSchedule s;
-  s.months_left = static_cast<long>(std::floor(std::max(0.0, pool.useful_life_months - age)));
+  const double left = std::max(0.0, pool.useful_life_months - age);  // >= 0, or +inf
+  // For 0 <= left < 2^62 truncation is floor; the call to floor() would cost more than the rest.
+  s.months_left = static_cast<long>(left < 0x1p62 ? left : std::floor(left));
   s.contract_months = pool.has_contract ? months_between(t_ms, pool.contract_end_ms) : 0.0;
   return s;
 }
@@ -138,31 +146,163 @@ double monthly_cash_flow_usd(const CompiledPool& pool, const PoolSchedule& s, lo
           (pool.count - contracted) * std::max(0.0, rent_m * pool.utilization - pool.opex_usd_per_gpu_hour));
 }
 
-}  // namespace
-
-PoolValue Valuer::value_pool(const CompiledPool& pool, double rent_usd_per_gpu_hour, TimeMs t_ms) const {
-  const PoolSchedule s = schedule(pool, t_ms);
+/// The METHODOLOGY.md loop as written, month by month: the path for pools
+/// with more than k_fast_months left (beyond the table it calls std::pow).
+PoolValue value_pool_by_month(const CompiledPool& pool, const PoolSchedule& s, double rent_usd_per_gpu_hour,
+                              const ModelParams& model, const double* decay, const double* discount) {
   PoolValue v;
   for (long m = 1; m <= s.months_left; ++m) {
     const auto mi = static_cast<std::size_t>(m);
     const bool tabled = m <= k_table_months;
     const double years = static_cast<double>(m) / 12.0;
-    const double decay = tabled ? decay_[mi] : std::pow(1.0 - model_.rent_decline_per_year, years);
-    const double discount = tabled ? discount_[mi] : std::pow(1.0 + model_.discount_rate, years);
-    const double cf = monthly_cash_flow_usd(pool, s, m, rent_usd_per_gpu_hour * decay);
-    v.mark_usd += cf / discount;
+    const double decay_m = tabled ? decay[mi] : std::pow(1.0 - model.rent_decline_per_year, years);
+    const double discount_m = tabled ? discount[mi] : std::pow(1.0 + model.discount_rate, years);
+    const double cf = monthly_cash_flow_usd(pool, s, m, rent_usd_per_gpu_hour * decay_m);
+    v.mark_usd += cf / discount_m;
     if (m <= 12) v.fwd12_usd += cf;
   }
   v.liquidation_usd = v.mark_usd * pool.liquidation_factor;
   return v;
 }
 
+// The fast path computes the same per-month terms two months at a time
+// (SSE2, baseline x86-64) and then sums them one by one in month order.
+// Bit-identity with value_pool_by_month holds because
+// - each lane does the scalar code's operations in the same order, and IEEE
+//   +, -, *, / are correctly rounded whatever the vector width; maxpd(x, 0)
+//   is std::max(0.0, x) for every x (NaN and -0.0 give +0.0); nothing is
+//   contracted into FMA (the baseline target has none);
+// - the sums add the same terms in the same order, except the months after
+//   the spot margin R_m * u - c has fallen to <= 0 outside the contract: those
+//   CF_m are ±0.0 and are left out. Adding ±0.0 changes no sum that starts at
+//   +0.0 (such a sum is never -0.0, and x + ±0.0 == x for any other x). The
+//   margin never rises again when decay_m never rises with m, R >= 0 and
+//   u >= 0 (each rounded step is monotone); otherwise every month is summed.
+// tests/risk/test_valuation_exact.cpp checks it against the METHODOLOGY loop.
+
+/// Per-month terms of one pool at one rent (index = month; k_lanes entries of
+/// padding after month k_fast_months for the last vector).
+struct PoolMonths {
+  long months = 0;  // CF_m of the months after this one are all ±0.0
+  alignas(16) double cf_usd[k_fast_months + 1 + k_lanes];
+  alignas(16) double discounted_usd[k_fast_months + 1 + k_lanes];  // CF_m / (1 + d)^(m/12)
+};
+
+/// The months of one pool that share a contracted GPU count n_m:
+/// contract_usd_per_hour = n_m * max(0, r_c - c), spot_gpus = N - n_m.
+struct MonthRange {
+  long first = 0;
+  long last = 0;
+  double contract_usd_per_hour = 0.0;
+  double spot_gpus = 0.0;
+  bool stop_at_zero_margin = false;  // CF_m is ±0.0 from the first month with margin <= 0 on
+};
+
+/// Writes CF_m (and with `discount`, CF_m / discount_m) for the months of
+/// `range`, possibly k_lanes - 1 more; returns the last month written whose
+/// CF_m may be nonzero.
+long month_terms(const double* decay, const double* discount, double rent_usd_per_gpu_hour, const CompiledPool& pool,
+                 const MonthRange& range, double* cf_usd, double* discounted_usd) {
+  const __m128d zero = _mm_setzero_pd();
+  const __m128d rent = _mm_set1_pd(rent_usd_per_gpu_hour);
+  const __m128d utilization = _mm_set1_pd(pool.utilization);
+  const __m128d opex = _mm_set1_pd(pool.opex_usd_per_gpu_hour);
+  const __m128d contract = _mm_set1_pd(range.contract_usd_per_hour);
+  const __m128d gpus = _mm_set1_pd(range.spot_gpus);
+  const __m128d hours = _mm_set1_pd(k_hours_per_month);
+  for (long m = range.first; m <= range.last; m += k_lanes) {
+    const __m128d rent_m = _mm_mul_pd(rent, _mm_loadu_pd(decay + m));           // R * decay_m
+    const __m128d margin = _mm_sub_pd(_mm_mul_pd(rent_m, utilization), opex);  // R_m * u - c
+    if (range.stop_at_zero_margin && (_mm_movemask_pd(_mm_cmpgt_pd(margin, zero)) & 1) == 0) return m - 1;
+    const __m128d spot = _mm_mul_pd(gpus, _mm_max_pd(margin, zero));        // (N - n_m) * max(0, margin)
+    const __m128d cf = _mm_mul_pd(hours, _mm_add_pd(contract, spot));       // H * (contract + spot)
+    _mm_storeu_pd(cf_usd + m, cf);
+    if (discount != nullptr) _mm_storeu_pd(discounted_usd + m, _mm_div_pd(cf, _mm_loadu_pd(discount + m)));
+  }
+  return range.last;
+}
+
+/// Number of months m in 1..months_left with m <= mc (the contracted ones).
+long contracted_months(double contract_months, long months_left) {
+  if (!(contract_months >= 1.0)) return 0;  // also NaN: no m <= NaN
+  if (contract_months >= static_cast<double>(months_left)) return months_left;
+  return static_cast<long>(contract_months);  // floor, mc in [1, M)
+}
+
+/// CF_m (and with `discount`, CF_m / discount_m) for months 1..months
+/// (months <= k_fast_months); returns the month after which every CF_m is ±0.0.
+long fill_months(const double* decay, const double* discount, bool decay_nonincreasing, const CompiledPool& pool,
+                 const PoolSchedule& s, double rent_usd_per_gpu_hour, long months, double* cf_usd,
+                 double* discounted_usd) {
+  const long kc = contracted_months(s.contract_months, months);
+  const double contract_margin = std::max(0.0, pool.contract_usd_per_gpu_hour - pool.opex_usd_per_gpu_hour);
+  long last = 0;
+  if (kc > 0) {
+    const double n = pool.contract_gpus;
+    const MonthRange contracted{1, kc, n * contract_margin, pool.count - n, false};
+    last = month_terms(decay, discount, rent_usd_per_gpu_hour, pool, contracted, cf_usd, discounted_usd);
+  }
+  if (kc < months) {
+    const double n = 0.0;
+    MonthRange spot{kc + 1, months, n * contract_margin, pool.count - n, false};
+    // CF_m = H * (±0 + (N - 0) * +0) once the margin is <= 0, if it never rises again.
+    spot.stop_at_zero_margin = decay_nonincreasing && rent_usd_per_gpu_hour >= 0.0 && pool.utilization >= 0.0 &&
+                               spot.contract_usd_per_hour == 0.0 && std::isfinite(spot.spot_gpus);
+    last = month_terms(decay, discount, rent_usd_per_gpu_hour, pool, spot, cf_usd, discounted_usd);
+  }
+  return std::min(last, months);
+}
+
+/// mark and fwd12 of one pool: the sums in month order.
+PoolValue sum_months(const CompiledPool& pool, const PoolMonths& pm) {
+  PoolValue v;
+  for (long m = 1; m <= pm.months; ++m) v.mark_usd += pm.discounted_usd[m];
+  for (long m = 1; m <= std::min(12L, pm.months); ++m) v.fwd12_usd += pm.cf_usd[m];
+  v.liquidation_usd = v.mark_usd * pool.liquidation_factor;
+  return v;
+}
+
+/// sum_months of two pools, their addition chains interleaved (the latency of
+/// one chain of dependent additions would otherwise bound the loop).
+void sum_months(const CompiledPool& pool_a, const PoolMonths& a, PoolValue& va, const CompiledPool& pool_b,
+                const PoolMonths& b, PoolValue& vb) {
+  double mark_a = 0.0;
+  double mark_b = 0.0;
+  const long both = std::min(a.months, b.months);
+  for (long m = 1; m <= both; ++m) {
+    mark_a += a.discounted_usd[m];
+    mark_b += b.discounted_usd[m];
+  }
+  for (long m = both + 1; m <= a.months; ++m) mark_a += a.discounted_usd[m];
+  for (long m = both + 1; m <= b.months; ++m) mark_b += b.discounted_usd[m];
+  double fwd12_a = 0.0;
+  double fwd12_b = 0.0;
+  for (long m = 1; m <= std::min(12L, a.months); ++m) fwd12_a += a.cf_usd[m];
+  for (long m = 1; m <= std::min(12L, b.months); ++m) fwd12_b += b.cf_usd[m];
+  va = {mark_a, mark_a * pool_a.liquidation_factor, fwd12_a};
+  vb = {mark_b, mark_b * pool_b.liquidation_factor, fwd12_b};
+}
+
+}  // namespace
+
+PoolValue Valuer::value_pool(const CompiledPool& pool, double rent_usd_per_gpu_hour, TimeMs t_ms) const {
+  const PoolSchedule s = schedule(pool, t_ms);
+  if (s.months_left > k_fast_months) {
+    return value_pool_by_month(pool, s, rent_usd_per_gpu_hour, model_, decay_.data(), discount_.data());
+  }
+  PoolMonths pm;
+  pm.months = fill_months(decay_.data(), discount_.data(), decay_nonincreasing_, pool, s, rent_usd_per_gpu_hour,
+                          s.months_left, pm.cf_usd, pm.discounted_usd);
+  return sum_months(pool, pm);
+}
+
 double Valuer::pool_fwd12_usd(const CompiledPool& pool, double rent_usd_per_gpu_hour, TimeMs t_ms) const {
   const PoolSchedule s = schedule(pool, t_ms);
+  alignas(16) double cf_usd[12 + 1 + k_lanes];
+  const long last = fill_months(decay_.data(), nullptr, decay_nonincreasing_, pool, s, rent_usd_per_gpu_hour,
+                                std::min(12L, s.months_left), cf_usd, nullptr);
   double fwd12 = 0.0;
-  for (long m = 1; m <= std::min(12L, s.months_left); ++m) {
-    fwd12 += monthly_cash_flow_usd(pool, s, m, rent_usd_per_gpu_hour * decay_[static_cast<std::size_t>(m)]);
-  }
+  for (long m = 1; m <= last; ++m) fwd12 += cf_usd[m];
   return fwd12;
 }
 
@@ -189,12 +329,37 @@ void Valuer::value_pools(const CompiledBorrower& b, std::span<const double> valu
   slow.gpu_mark_usd = 0.0;
   slow.gpu_liquidation_usd = 0.0;
   slow.gpu_fwd12_usd = 0.0;
-  for (const auto& pool : b.pools) {
-    const PoolValue v = value_pool(pool, values[pool.index], t_ms);
+  auto add = [&](const PoolValue& v) {
     slow.gpu_mark_usd += v.mark_usd;
     slow.gpu_liquidation_usd += v.liquidation_usd;
     slow.gpu_fwd12_usd += v.fwd12_usd;
+  };
+  // Pools two at a time, so that their month sums run side by side; the
+  // totals are added in pool order as before.
+  std::size_t i = 0;
+  for (; i + 1 < b.pools.size(); i += 2) {
+    const CompiledPool& pa = b.pools[i];
+    const CompiledPool& pb = b.pools[i + 1];
+    const PoolSchedule sa = schedule(pa, t_ms);
+    const PoolSchedule sb = schedule(pb, t_ms);
+    if (sa.months_left > k_fast_months || sb.months_left > k_fast_months) {
+      add(value_pool(pa, values[pa.index], t_ms));
+      add(value_pool(pb, values[pb.index], t_ms));
+      continue;
+    }
+    PoolMonths ma;
+    PoolMonths mb;
+    ma.months = fill_months(decay_.data(), discount_.data(), decay_nonincreasing_, pa, sa, values[pa.index],
+                            sa.months_left, ma.cf_usd, ma.discounted_usd);
+    mb.months = fill_months(decay_.data(), discount_.data(), decay_nonincreasing_, pb, sb, values[pb.index],
+                            sb.months_left, mb.cf_usd, mb.discounted_usd);
+    PoolValue va;
+    PoolValue vb;
+    sum_months(pa, ma, va, pb, mb, vb);
+    add(va);
+    add(vb);
   }
+  if (i < b.pools.size()) add(value_pool(b.pools[i], values[b.pools[i].index], t_ms));
 }
 
 SlowTerms Valuer::slow_terms(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms) const {

@@ -170,8 +170,11 @@ class Valuer {
 
  private:
   ModelParams model_;
-  std::vector<double> decay_;     // (1 - g)^(m/12), m = 0..k_table_months
+  // Tables by month m = 0..k_table_months, then a few months more of padding
+  // for the vector loops of value_pool (valuation.cpp).
+  std::vector<double> decay_;     // (1 - g)^(m/12)
   std::vector<double> discount_;  // (1 + d)^(m/12)
+  bool decay_nonincreasing_ = true;  // decay_[m + 1] <= decay_[m]: a pool's spot margin never rises again
 };
 
 /// Shock of one series under one scenario.
