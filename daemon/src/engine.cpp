@@ -432,7 +432,7 @@ void Engine::rebuild_index() {
   for (std::size_t i = 0; i < n; ++i) {
     const risk::CompiledBorrower& b = borrowers[i];
     const auto idx = static_cast<std::uint32_t>(i);
-    std::vector<risk::SeriesId> coins = b.price_series;
+    std::vector<risk::SeriesId> coins(b.price_series.begin(), b.price_series.end());
     if (b.mining && b.mining->derived_from_price &&
         std::find(coins.begin(), coins.end(), b.mining->series) == coins.end()) {
       coins.push_back(b.mining->series);

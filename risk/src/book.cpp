@@ -21,24 +21,31 @@ Book::Book(const RiskConfig& config) : config_(config), valuer_(config.model) {
   }
   borrowers_.reserve(config_.borrowers.size());
   for (const auto& spec : config_.borrowers) {
-    index_.emplace(spec.id, borrowers_.size());
     borrowers_.push_back(compile_borrower(spec, catalog_, config_.gpu_models, config_.model));
   }
+  rebuild_id_index();
   // The compiled borrowers are the book from here on (upserts change them,
   // not the specs): keeping the specs would double the memory per borrower.
   config_.borrowers.clear();
   config_.borrowers.shrink_to_fit();
   results_.resize(borrowers_.size());
-  slow_.resize(borrowers_.size());
   gpu_valid_.assign(borrowers_.size(), 0);
   ds_valid_.assign(borrowers_.size(), 0);
   rebuild_scenarios();
 }
 
 std::optional<std::size_t> Book::borrower_index(std::string_view id) const {
-  const auto it = index_.find(std::string(id));
-  if (it == index_.end()) return std::nullopt;
-  return it->second;
+  const auto it = std::lower_bound(by_id_.begin(), by_id_.end(), id,
+                                   [&](std::uint32_t i, std::string_view key) { return borrowers_[i].id < key; });
+  if (it == by_id_.end() || borrowers_[*it].id != id) return std::nullopt;
+  return *it;
+}
+
+void Book::rebuild_id_index() {
+  by_id_.resize(borrowers_.size());
+  for (std::size_t i = 0; i < by_id_.size(); ++i) by_id_[i] = static_cast<std::uint32_t>(i);
+  std::sort(by_id_.begin(), by_id_.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return borrowers_[a].id < borrowers_[b].id; });
 }
 
 void Book::grow_arrays() {
@@ -56,21 +63,25 @@ void Book::grow_arrays() {
 
 void Book::rebuild_scenarios() {
   is_spread_series_.assign(catalog_.size(), false);
-  gpu_dependents_.assign(catalog_.size(), {});
-  rate_dependents_.assign(catalog_.size(), {});
-  for (std::size_t i = 0; i < borrowers_.size(); ++i) {
-    for (const SeriesId sid : borrowers_[i].spread_series) is_spread_series_[sid] = true;
-    for (const SeriesId sid : borrowers_[i].slow_series) {
-      (catalog_.state(sid).kind == SeriesKind::gpu_rent ? gpu_dependents_ : rate_dependents_)[sid].push_back(i);
-    }
+  for (const CompiledBorrower& b : borrowers_) {
+    for (const SeriesId sid : b.spread_series) is_spread_series_[sid] = true;
   }
+  auto dependents = [&](bool gpu) {
+    return [&, gpu](auto&& emit) {
+      for (std::size_t i = 0; i < borrowers_.size(); ++i) {
+        for (const SeriesId sid : borrowers_[i].slow_series) {
+          if ((catalog_.state(sid).kind == SeriesKind::gpu_rent) == gpu) emit(sid, static_cast<std::uint32_t>(i));
+        }
+      }
+    };
+  };
+  gpu_dependents_.build(catalog_.size(), dependents(true));
+  rate_dependents_.build(catalog_.size(), dependents(false));
   ops_.clear();
   for (const auto& s : scenarios_) ops_.push_back(resolve_shocks(s, catalog_, is_spread_series_));
   grow_arrays();
-  for (std::size_t i = 0; i < borrowers_.size(); ++i) {
-    results_[i].stress.resize(scenarios_.size());
-    slow_[i].resize(1 + scenarios_.size());
-  }
+  for (std::size_t i = 0; i < borrowers_.size(); ++i) results_[i].stress.resize(scenarios_.size());
+  slow_.resize(borrowers_.size() * (1 + scenarios_.size()));
   invalidate_all();
   evaluable_stale_ = true;
 }
@@ -98,8 +109,8 @@ void Book::on_series_applied(SeriesId sid) {
   has_value_[sid] = has;
   values_[0][sid] = v;
   for (std::size_t k = 0; k < scenarios_.size(); ++k) values_[1 + k][sid] = ops_[k][sid].apply(v);
-  for (const std::size_t i : gpu_dependents_[sid]) gpu_valid_[i] = 0;
-  for (const std::size_t i : rate_dependents_[sid]) ds_valid_[i] = 0;
+  for (const std::uint32_t i : gpu_dependents_[sid]) gpu_valid_[i] = 0;
+  for (const std::uint32_t i : rate_dependents_[sid]) ds_valid_[i] = 0;
 }
 
 void Book::set_valuation_day(TimeMs t_ms) {
@@ -135,7 +146,7 @@ bool Book::revalue_one(std::size_t i) {
   }
   const std::size_t variants = 1 + scenarios_.size();
   const CompiledBorrower& b = borrowers_[i];
-  std::vector<SlowTerms>& slow = slow_[i];
+  SlowTerms* slow = slow_.data() + i * variants;
   if (gpu_valid_[i] == 0) {
     for (std::size_t v = 0; v < variants; ++v) valuer_.value_pools(b, values_[v], t_ms_, slow[v]);
     gpu_valid_[i] = 1;
@@ -165,10 +176,11 @@ std::size_t Book::upsert(const BorrowerSpec& spec) {
     results_[i] = BorrowerResult{};
   } else {
     i = borrowers_.size();
-    index_.emplace(spec.id, i);
     borrowers_.push_back(std::move(compiled));
+    const auto pos = std::lower_bound(by_id_.begin(), by_id_.end(), spec.id,
+                                      [&](std::uint32_t k, const std::string& key) { return borrowers_[k].id < key; });
+    by_id_.insert(pos, static_cast<std::uint32_t>(i));
     results_.emplace_back();
-    slow_.emplace_back();
     gpu_valid_.push_back(0);
     ds_valid_.push_back(0);
   }
@@ -180,13 +192,14 @@ bool Book::remove(std::string_view id) {
   const auto found = borrower_index(id);
   if (!found) return false;
   const auto pos = static_cast<std::ptrdiff_t>(*found);
+  const auto variants = static_cast<std::ptrdiff_t>(1 + scenarios_.size());
   borrowers_.erase(borrowers_.begin() + pos);
   results_.erase(results_.begin() + pos);
-  slow_.erase(slow_.begin() + pos);
+  slow_.erase(slow_.begin() + pos * variants, slow_.begin() + (pos + 1) * variants);
   gpu_valid_.erase(gpu_valid_.begin() + pos);
   ds_valid_.erase(ds_valid_.begin() + pos);
-  index_.clear();
-  for (std::size_t i = 0; i < borrowers_.size(); ++i) index_.emplace(borrowers_[i].id, i);
+  std::erase(by_id_, static_cast<std::uint32_t>(*found));
+  for (std::uint32_t& k : by_id_) k -= k > *found ? 1 : 0;
   rebuild_scenarios();
   return true;
 }
@@ -206,6 +219,24 @@ std::vector<SeriesId> Book::missing_series() const {
   }
   std::sort(missing.begin(), missing.end());
   return missing;
+}
+
+Book::MemoryBytes Book::memory_bytes() const {
+  MemoryBytes m;
+  m.borrowers = borrowers_.capacity() * sizeof(CompiledBorrower);
+  for (const CompiledBorrower& b : borrowers_) {
+    m.borrowers += b.crypto.capacity() * sizeof(CompiledHolding) + b.pools.capacity() * sizeof(CompiledPool) +
+                   b.facilities.capacity() * sizeof(CompiledFacility);
+    for (const SeriesIdList* list :
+         {&b.required_series, &b.slow_series, &b.price_series, &b.gpu_index_series, &b.spread_series}) {
+      if (list->size() > SeriesIdList::k_inline) m.borrowers += list->size() * sizeof(SeriesId);
+    }
+  }
+  m.results = results_.capacity() * sizeof(BorrowerResult) + slow_.capacity() * sizeof(SlowTerms);
+  for (const BorrowerResult& r : results_) m.results += r.stress.capacity() * sizeof(StressRatios);
+  m.lookup = by_id_.capacity() * sizeof(std::uint32_t) + gpu_dependents_.memory_bytes() +
+             rate_dependents_.memory_bytes() + evaluable_.capacity() + gpu_valid_.capacity() + ds_valid_.capacity();
+  return m;
 }
 
 }  // namespace riskd::risk

@@ -12,10 +12,6 @@ constexpr int k_table_months = 1200;  // pools beyond 100 years of life fall bac
 constexpr long k_fast_months = 240;   // longer remaining lives take the month-by-month loop
 constexpr long k_lanes = 2;           // doubles per SSE2 vector in the month loops
 
-void add_unique(std::vector<SeriesId>& ids, SeriesId id) {
-  if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-}
-
 double fire_sale_discount(double count, const GpuModelParams& gm, const ModelParams& mp) {
   const double depth_ratio = gm.secondary_depth_units > 0.0 ? count / gm.secondary_depth_units : k_infinity;
   const double delta =

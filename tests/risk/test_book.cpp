@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "riskd/risk/index_rows.hpp"
+#include "riskd/risk/series_id_list.hpp"
 #include "test_support.hpp"
 
 using namespace riskd::risk;
@@ -131,4 +135,95 @@ TEST_CASE("book: upsert and remove keep the other borrowers' results") {
   CHECK(book.remove("b1"));
   CHECK_FALSE(book.remove("b1"));
   CHECK(*book.borrower_index("b2") == 0);
+}
+
+TEST_CASE("book: borrower_index finds every id after upserts and removals in any order") {
+  RiskConfig cfg = one_borrower_config();
+  Book book(cfg);
+  std::vector<std::string> ids{"b1"};
+  // Ids that sort differently from their insertion order.
+  for (const char* id : {"zeta", "alpha", "b10", "b2", "Alpha", "b1-x", "m"}) {
+    BorrowerSpec s = cfg.borrowers[0];
+    s.id = id;
+    CHECK(book.upsert(s) == ids.size());
+    ids.emplace_back(id);
+  }
+  auto check_all = [&] {
+    REQUIRE(book.borrowers().size() == ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const auto found = book.borrower_index(ids[i]);
+      REQUIRE(found.has_value());
+      CHECK(*found == i);
+      CHECK(book.borrowers()[i].id == ids[i]);
+    }
+    CHECK_FALSE(book.borrower_index("b").has_value());
+    CHECK_FALSE(book.borrower_index("zz").has_value());
+    CHECK_FALSE(book.borrower_index("").has_value());
+  };
+  check_all();
+  for (const char* id : {"b10", "b1", "zeta"}) {
+    CHECK(book.remove(id));
+    ids.erase(std::find(ids.begin(), ids.end(), id));
+    check_all();
+  }
+  // Slow terms stay one block per borrower and variant after the removals.
+  const TimeMs t = day("2025-06-01");
+  book.set_valuation_day(t);
+  set(book, "BTC-USD", 100000.0, t);
+  set(book, "GPU", 2.0, t);
+  set(book, "SOFR", 430.0, t);
+  book.revalue_all();
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    REQUIRE(book.slow_terms(i).size() == book.variant_count());
+    const Figures full = book.valuer().evaluate(book.borrowers()[i], book.values(), t);
+    CHECK(book.slow_terms(i)[0].gpu_mark_usd == full.gpu_usd);
+    CHECK(book.results()[i].figures.ltv == full.ltv);
+  }
+}
+
+TEST_CASE("SeriesIdList: in place up to three ids, on the heap beyond, vector-like in both") {
+  SeriesIdList a;
+  CHECK(a.empty());
+  for (SeriesId id : {7u, 3u, 5u}) add_unique(a, id);
+  add_unique(a, 3);
+  CHECK(a.size() == 3);
+  CHECK(a == SeriesIdList{7, 3, 5});
+  for (SeriesId id = 10; id < 40; ++id) a.push_back(id);  // spills, grows twice
+  REQUIRE(a.size() == 33);
+  CHECK(a[0] == 7);
+  CHECK(a[32] == 39);
+  std::sort(a.begin(), a.end());
+  CHECK(std::is_sorted(a.begin(), a.end()));
+  CHECK(std::binary_search(a.begin(), a.end(), 21u));
+  SeriesIdList copy = a;  // deep copy
+  copy.push_back(99);
+  CHECK(a.size() == 33);
+  CHECK(copy.size() == 34);
+  SeriesIdList moved = std::move(copy);
+  CHECK(moved.size() == 34);
+  CHECK(copy.empty());  // NOLINT(bugprone-use-after-move): a moved-from list is empty
+  SeriesIdList small{1, 2};
+  small = a;  // in place <- heap
+  CHECK(small == a);
+  a = SeriesIdList{4};  // heap <- in place
+  CHECK(a == SeriesIdList{4});
+  CHECK(a.contains(4));
+  CHECK_FALSE(a.contains(5));
+}
+
+TEST_CASE("IndexRows: rows keep their values in order; a row beyond the built ones is empty") {
+  IndexRows rows;
+  const std::vector<std::pair<std::size_t, std::uint32_t>> pairs{{2, 10}, {0, 11}, {2, 12}, {2, 13}, {0, 14}};
+  rows.build(4, [&](auto&& emit) {
+    for (const auto& [row, value] : pairs) emit(row, value);
+  });
+  CHECK(rows.rows() == 4);
+  CHECK(std::vector<std::uint32_t>(rows[0].begin(), rows[0].end()) == std::vector<std::uint32_t>{11, 14});
+  CHECK(rows[1].empty());
+  CHECK(std::vector<std::uint32_t>(rows[2].begin(), rows[2].end()) == std::vector<std::uint32_t>{10, 12, 13});
+  CHECK(rows[3].empty());
+  CHECK(rows[4].empty());
+  CHECK(rows[100].empty());
+  rows.build(1, [](auto&&) {});
+  CHECK(rows[0].empty());
 }

@@ -4,9 +4,9 @@
 // not thread-safe. Readers get copies of the results.
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "riskd/risk/index_rows.hpp"
 #include "riskd/risk/market.hpp"
 #include "riskd/risk/model.hpp"
 #include "riskd/risk/valuation.hpp"
@@ -64,7 +64,10 @@ class Book {
   [[nodiscard]] std::size_t variant_count() const { return values_.size(); }
   /// Cached slow terms of borrower `i` per variant; valid after revalue_one(i)
   /// until the next on_series_applied / set_valuation_day.
-  [[nodiscard]] const std::vector<SlowTerms>& slow_terms(std::size_t i) const { return slow_[i]; }
+  [[nodiscard]] std::span<const SlowTerms> slow_terms(std::size_t i) const {
+    const std::size_t variants = 1 + scenarios_.size();
+    return {slow_.data() + i * variants, variants};
+  }
 
   /// Adds or replaces a borrower (kinds must already be validated), keeping
   /// results of the others. Returns its index.
@@ -83,8 +86,18 @@ class Book {
   /// Every series some borrower needs that has no value yet.
   [[nodiscard]] std::vector<SeriesId> missing_series() const;
 
+  /// Bytes held per part, for the memory figures (capacities; heap blocks
+  /// of the compiled borrowers' own vectors included, allocator overhead not).
+  struct MemoryBytes {
+    std::size_t borrowers = 0;  // compiled borrowers and their vectors
+    std::size_t results = 0;    // results and cached slow terms
+    std::size_t lookup = 0;     // id index, dependents, per-borrower flags
+  };
+  [[nodiscard]] MemoryBytes memory_bytes() const;
+
  private:
   void rebuild_scenarios();
+  void rebuild_id_index();
   void invalidate_all();
   void grow_arrays();
   bool evaluable(const CompiledBorrower& b) const;
@@ -101,16 +114,16 @@ class Book {
   std::vector<std::vector<ShockOp>> ops_;    // [scenario][series]
   std::vector<std::vector<double>> values_;  // [0]: base, [1 + k]: scenario k
   std::vector<CompiledBorrower> borrowers_;
-  std::unordered_map<std::string, std::size_t> index_;
+  std::vector<std::uint32_t> by_id_;  // borrower indices sorted by id (borrower_index)
   std::vector<BorrowerResult> results_;
   // Slow terms, cached per borrower and market variant, in two parts with
   // their own invalidation: GPU pools (day, GPU indices) and debt service
   // (day, rates), so a rate tick never re-runs the pool cash-flow loops.
-  std::vector<std::vector<SlowTerms>> slow_;               // [borrower][market variant]
-  std::vector<std::uint8_t> gpu_valid_;                    // [borrower]
-  std::vector<std::uint8_t> ds_valid_;                     // [borrower]
-  std::vector<std::vector<std::size_t>> gpu_dependents_;   // [series] -> borrowers
-  std::vector<std::vector<std::size_t>> rate_dependents_;  // [series] -> borrowers
+  std::vector<SlowTerms> slow_;          // [borrower * variant_count() + variant]
+  std::vector<std::uint8_t> gpu_valid_;  // [borrower]
+  std::vector<std::uint8_t> ds_valid_;   // [borrower]
+  IndexRows gpu_dependents_;             // [series] -> borrowers
+  IndexRows rate_dependents_;            // [series] -> borrowers
   TimeMs t_ms_ = 0;
   bool day_set_ = false;
 };

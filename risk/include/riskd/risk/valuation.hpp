@@ -11,6 +11,7 @@
 
 #include "riskd/risk/market.hpp"
 #include "riskd/risk/model.hpp"
+#include "riskd/risk/series_id_list.hpp"
 
 namespace riskd::risk {
 
@@ -68,11 +69,13 @@ struct CompiledBorrower {
   std::vector<CompiledPool> pools;
   std::optional<CompiledMining> mining;
   std::vector<CompiledFacility> facilities;
-  std::vector<SeriesId> required_series;  // every series it reads, sorted, unique
-  std::vector<SeriesId> slow_series;      // gpu indices and rates: inputs of SlowTerms
-  std::vector<SeriesId> price_series;     // distinct crypto series held, in first-use order
-  std::vector<SeriesId> gpu_index_series; // distinct GPU indices used, in first-use order
-  std::vector<SeriesId> spread_series;    // series used as a facility's spread_series
+  // Series lists, derived from the above by compile_borrower (SeriesIdList:
+  // 16 bytes, three ids in place; memory per borrower, risk/README.md).
+  SeriesIdList required_series;   // every series it reads, sorted, unique
+  SeriesIdList slow_series;       // gpu indices and rates: inputs of SlowTerms, sorted
+  SeriesIdList price_series;      // distinct crypto series held, in first-use order
+  SeriesIdList gpu_index_series;  // distinct GPU indices used, in first-use order
+  SeriesIdList spread_series;     // series used as a facility's spread_series
 };
 
 /// Interns every series the borrower uses (kinds as the config resolved them)
