@@ -5,7 +5,11 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "riskd/alerts/event.hpp"
 #include "riskd/daemon/alert_outbox.hpp"
@@ -27,6 +31,79 @@ risk::TimeMs wall_now_ms() {
 }
 
 constexpr auto k_metadata_timeout = std::chrono::milliseconds(5000);
+
+double wall_now_unix_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+/// The first catch-up after start: from the first feed message handed to the
+/// live loop to the first moment every assigned partition shows no lag. One
+/// log line says how many messages that was and how fast (operators see how
+/// long a restart took to catch up; bench_e2e reads its rate). Clocked per
+/// polled batch, not per message.
+struct CatchUp {
+  bool done = false;
+  std::uint64_t messages = 0;  // feed messages handled (any outcome) since the first
+  double first_unix_s = 0.0;   // when the first batch with messages was polled
+  double last_unix_s = 0.0;    // when the last such batch was handled
+};
+
+/// The next offset to read per (topic, partition): what the std::map keyed by
+/// (topic string, partition) held before, with the same order (topic, then
+/// partition), so commits and market states list partitions as they did.
+/// The live loop records every message here: it compares the message's
+/// partition with the one it found last (a batch is mostly runs of one
+/// partition), so the hot path neither builds a key string nor allocates.
+/// A partition gets an entry when its first offset is set.
+class NextOffsets {
+ public:
+  struct Entry {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int64_t next = 0;
+  };
+
+
+ private:
+  /// The first entry not before (topic, partition).
+  template <typename Entries>  // std::vector<Entry>, const or not
+  static auto lower_bound(Entries& entries, std::string_view topic, std::int32_t partition) {
+    return std::lower_bound(entries.begin(), entries.end(), std::pair(topic, partition),
+                            [](const Entry& e, const std::pair<std::string_view, std::int32_t>& key) {
+                              const int c = std::string_view(e.topic).compare(key.first);
+                              return c < 0 || (c == 0 && e.partition < key.second);
+                            });
+  }
+
+ public:
+  void set(std::string_view topic, std::int32_t partition, std::int64_t next) {
+    if (last_ < entries_.size() && entries_[last_].partition == partition && entries_[last_].topic == topic) {
+      entries_[last_].next = next;
+      return;
+    }
+    const auto it = lower_bound(entries_, topic, partition);
+    last_ = static_cast<std::size_t>(it - entries_.begin());
+    if (it != entries_.end() && it->partition == partition && it->topic == topic) {
+      it->next = next;
+    } else {
+      entries_.insert(it, Entry{std::string(topic), partition, next});
+    }
+  }
+  /// Sets `next` only if the partition has no entry yet.
+  void set_if_absent(std::string_view topic, std::int32_t partition, std::int64_t next) {
+    if (!find(topic, partition)) set(topic, partition, next);
+  }
+  [[nodiscard]] std::optional<std::int64_t> find(std::string_view topic, std::int32_t partition) const {
+    const auto it = lower_bound(entries_, topic, partition);
+    if (it != entries_.end() && it->partition == partition && it->topic == topic) return it->next;
+    return std::nullopt;
+  }
+  [[nodiscard]] const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  std::vector<Entry> entries_;  // sorted by (topic, partition)
+  std::size_t last_ = 0;        // the entry set last
+};
 constexpr std::size_t k_state_tail_messages = 1000;
 
 /// Logs at most `burst` lines per `window`, then one line with the count skipped.
@@ -118,8 +195,12 @@ struct LiveService::Impl {
   std::optional<std::map<std::int32_t, std::int64_t>> checkpoint_alerts;
   std::map<std::string, risk::TimeMs> checkpoint_pending;
   std::map<PartitionKey, std::int64_t> committed;  // last committed offsets
-  std::vector<feeds::KafkaMessage> batch;          // the batch in hand
-  std::size_t batch_pos = 0;                       // next message of `batch` to handle
+  // The batch in hand: batch[0, batch_size). The vector is never shrunk, so
+  // each poll overwrites the messages of the last one and reuses their
+  // strings' storage (KafkaConsumer::poll_into).
+  std::vector<feeds::KafkaMessage> batch;
+  std::size_t batch_size = 0;
+  std::size_t batch_pos = 0;  // next message of `batch` to handle
   bool backpressure = false;
   Clock::time_point backpressure_since{};
   std::uint64_t duplicates = 0;
@@ -127,8 +208,7 @@ struct LiveService::Impl {
   RateLimitedLog delivery_log{5, std::chrono::seconds(10)};
   RateLimitedLog publish_log{1, std::chrono::seconds(300)};
   std::map<std::string, std::optional<risk::BorrowerSpec>> topic_borrowers;  // nullopt: tombstoned
-  std::map<PartitionKey, std::int64_t> next_offsets;                         // feed partitions: next offset to read
-  std::vector<PartitionKey> assigned;
+  NextOffsets next_offsets;  // feed (and, until assignment, borrowers) partitions: next offset to read
   bool state_dirty = false;
   bool market_changed = true;
   bool connected = false;
@@ -137,6 +217,18 @@ struct LiveService::Impl {
   std::uint64_t borrowers_applied = 0;
   std::uint64_t borrowers_rejected = 0;
   RateLimitedLog tick_log{10, std::chrono::seconds(10)};
+  CatchUp catch_up;
+  // Set while restore_borrowers reads the borrowers topic from the
+  // beginning: accepted documents only update topic_borrowers and these,
+  // and the engine is built once at the end. (An upsert re-indexes and
+  // revalues the whole book, so N upserts at start cost O(N²): 100,000
+  // borrowers would take hours.)
+  struct BorrowerRestore {
+    std::map<std::string, risk::SeriesKind> kinds;  // known_kinds() plus those the documents introduced
+    std::vector<std::string> order;                 // the book's ids in the order N upserts would give
+    std::unordered_set<std::string> in_book;        // the ids in `order`
+  };
+  std::optional<BorrowerRestore> restoring;
   std::vector<alerts::AlertEvent> events;
 
   std::thread thread;
@@ -170,8 +262,10 @@ struct LiveService::Impl {
     if (hooks.on_notification) hooks.on_notification(sink, outcome);
   }
   void handle_borrower(const feeds::KafkaMessage& msg);
+  void build_restored_book();
   void apply_borrower_to_engine(Engine& e, const std::string& id, const std::optional<risk::BorrowerSpec>& spec);
   void run_jobs();
+  void observe_catch_up();
   void commit(bool synchronous);
   void write_state();
   void publish();
@@ -288,6 +382,15 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
     return;
   }
   const std::string& id = *msg.key;
+  if (!msg.value && restoring) {
+    if (restoring->in_book.erase(id) > 0) {  // stable, as Book::remove (tombstones are rare: O(N) each)
+      restoring->order.erase(std::find(restoring->order.begin(), restoring->order.end(), id));
+    }
+    topic_borrowers[id] = std::nullopt;
+    ++borrowers_applied;
+    spdlog::debug("{}: borrower '{}' tombstone", source, id);
+    return;
+  }
   if (!msg.value) {
     topic_borrowers[id] = std::nullopt;
     const bool removed = engine->remove_borrower(id);
@@ -301,11 +404,20 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
   }
   try {
     std::map<std::string, risk::SeriesKind> new_kinds;
-    risk::BorrowerSpec spec = config::parse_borrower(*msg.value, source, known_kinds(), &new_kinds);
+    risk::BorrowerSpec spec =
+        config::parse_borrower(*msg.value, source, restoring ? restoring->kinds : known_kinds(), &new_kinds);
     if (spec.id != id) {
       ++borrowers_rejected;
       spdlog::warn("{}: borrower id '{}' differs from the message key '{}'; rejected, the previous version stays",
                    source, spec.id, id);
+      return;
+    }
+    if (restoring) {
+      restoring->kinds.insert(new_kinds.begin(), new_kinds.end());
+      if (restoring->in_book.insert(id).second) restoring->order.push_back(id);  // appended, as an upsert
+      topic_borrowers[id] = std::move(spec);
+      ++borrowers_applied;
+      spdlog::debug("{}: borrower '{}' read", source, id);
       return;
     }
     engine->upsert_borrower(spec);
@@ -329,11 +441,15 @@ void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
   }
   const TickResult r =
       engine->apply(msg.value ? std::string_view(*msg.value) : std::string_view(), msg.timestamp_ms, events);
-  next_offsets[{msg.topic, msg.partition}] = msg.offset + 1;
+  next_offsets.set(msg.topic, msg.partition, msg.offset + 1);
   if (r.outcome == risk::TickOutcome::applied) {
     state_dirty = true;
     market_changed = true;
-    if (const auto sid = engine->book().catalog().find(r.series)) signals.touched(*sid);
+    // Only collect_signals reads what was touched (and a reload that adds
+    // a signals topic invalidates the tracker), so skip the look-up without one.
+    if (out_producer && !config.outputs.signals_topic.empty()) {
+      if (const auto sid = engine->book().catalog().find(r.series)) signals.touched(*sid);
+    }
     if (hooks.on_tick_latency) {
       hooks.on_tick_latency(static_cast<double>(wall_now_ms() - r.ts_ms) / 1000.0);
     }
@@ -442,6 +558,12 @@ void LiveService::Impl::restore_borrowers() {
     parts.push_back({topic, p, feeds::k_offset_beginning});
   }
   consumer->assign(parts);
+  restoring.emplace();
+  restoring->kinds = known_kinds();
+  for (const auto& b : engine->book().borrowers()) {
+    restoring->order.push_back(b.id);
+    restoring->in_book.insert(b.id);
+  }
   std::vector<feeds::KafkaMessage> got;
   std::map<std::int32_t, std::int64_t> position;
   const auto deadline = Clock::now() + std::chrono::seconds(60);
@@ -457,10 +579,36 @@ void LiveService::Impl::restore_borrowers() {
     }
   }
   if (!caught_up()) spdlog::warn("borrowers topic '{}': not read to its end within 60 s; continuing", topic);
-  for (const auto& [p, off] : position) next_offsets[{topic, p}] = off;
-  for (const auto& [p, off] : end) next_offsets.try_emplace({topic, p}, off);
+  build_restored_book();
+  for (const auto& [p, off] : position) next_offsets.set(topic, p, off);
+  for (const auto& [p, off] : end) next_offsets.set_if_absent(topic, p, off);
   spdlog::info("borrowers topic '{}': {} applied, {} rejected; book has {} borrowers", topic, borrowers_applied,
                borrowers_rejected, engine->book().borrowers().size());
+}
+
+// The end of the borrowers restore: one engine with the config's borrowers
+// and the topic's documents in the order the upserts and removals one by
+// one would have left them, built and valued once.
+void LiveService::Impl::build_restored_book() {
+  BorrowerRestore done = std::move(*restoring);
+  restoring.reset();
+  std::unordered_map<std::string, const risk::BorrowerSpec*> configured;
+  for (const auto& b : config.risk.borrowers) configured.emplace(b.id, &b);
+  risk::RiskConfig rc = config.risk;
+  rc.borrowers.clear();
+  rc.borrowers.reserve(done.order.size());
+  for (const auto& id : done.order) {
+    const auto t = topic_borrowers.find(id);
+    if (t != topic_borrowers.end() && t->second) {
+      rc.borrowers.push_back(*t->second);
+    } else if (const auto c = configured.find(id); c != configured.end()) {
+      rc.borrowers.push_back(*c->second);
+    }
+  }
+  engine = std::make_unique<Engine>(rc, StalenessClock::external);
+  engine->revalue();
+  signals.invalidate();
+  market_changed = true;
 }
 
 void LiveService::Impl::restore_state() {
@@ -515,9 +663,9 @@ void LiveService::Impl::restore_state() {
   }
   if (const auto* offsets = doc.as_object().if_contains("offsets"); offsets != nullptr && offsets->is_array()) {
     for (const auto& o : offsets->as_array()) {
-      next_offsets[{std::string(o.at("topic").as_string()),
-                    static_cast<std::int32_t>(o.at("partition").to_number<std::int64_t>())}] =
-          o.at("next").to_number<std::int64_t>();
+      next_offsets.set(std::string(o.at("topic").as_string()),
+                       static_cast<std::int32_t>(o.at("partition").to_number<std::int64_t>()),
+                       o.at("next").to_number<std::int64_t>());
     }
   }
   if (const auto* al = doc.as_object().if_contains("alerts"); al != nullptr && al->is_object()) {
@@ -689,21 +837,37 @@ void LiveService::Impl::assign_feeds() {
   std::vector<feeds::TopicPartition> parts;
   for (const auto& topic : config.feeds.topics) {
     for (const std::int32_t p : consumer->partitions(topic, k_metadata_timeout)) {
-      const auto known = next_offsets.find({topic, p});
-      parts.push_back({topic, p, known == next_offsets.end() ? unlisted : known->second});
+      parts.push_back({topic, p, next_offsets.find(topic, p).value_or(unlisted)});
     }
   }
   if (!config.feeds.borrowers_topic.empty()) {
     for (const std::int32_t p : consumer->partitions(config.feeds.borrowers_topic, k_metadata_timeout)) {
-      const auto known = next_offsets.find({config.feeds.borrowers_topic, p});
-      parts.push_back(
-          {config.feeds.borrowers_topic, p, known == next_offsets.end() ? feeds::k_offset_end : known->second});
+      parts.push_back({config.feeds.borrowers_topic, p,
+                       next_offsets.find(config.feeds.borrowers_topic, p).value_or(feeds::k_offset_end)});
     }
   }
   consumer->assign(parts);
-  assigned.clear();
-  for (const auto& tp : parts) assigned.emplace_back(tp.topic, tp.partition);
   spdlog::info("consuming {} partitions of {} feed topics", parts.size(), config.feeds.topics.size());
+}
+
+// Called after each poll until the first catch-up is logged: counts the
+// batch, or, on an empty poll after messages, checks the lag.
+void LiveService::Impl::observe_catch_up() {
+  if (batch_size > 0) {
+    if (catch_up.messages == 0) catch_up.first_unix_s = wall_now_unix_s();
+    catch_up.messages += batch_size;
+    return;
+  }
+  if (catch_up.messages == 0) return;
+  const auto lags = consumer->lag();
+  if (lags.empty() || std::any_of(lags.begin(), lags.end(), [](const auto& tl) { return tl.second != 0; })) return;
+  catch_up.done = true;
+  const double span_s = catch_up.last_unix_s - catch_up.first_unix_s;
+  spdlog::info(
+      "feeds caught up: {} messages handled in {:.6f} s from the first to the last ({:.0f} msg/s); first polled at "
+      "{:.6f}, last handled at {:.6f} (unix s)",
+      catch_up.messages, span_s, span_s > 0 ? static_cast<double>(catch_up.messages) / span_s : 0.0,
+      catch_up.first_unix_s, catch_up.last_unix_s);
 }
 
 void LiveService::Impl::run_jobs() {
@@ -725,11 +889,11 @@ void LiveService::Impl::run_jobs() {
 // oldest tick whose alert events the broker has not acknowledged yet.
 void LiveService::Impl::commit(bool synchronous) {
   std::vector<feeds::TopicPartition> offsets;
-  for (const auto& [tp, next] : next_offsets) {
-    if (tp.first == config.feeds.borrowers_topic) continue;
-    const std::int64_t off = outbox->commit_offset(tp.first, tp.second, next);
-    const auto c = committed.find(tp);
-    if (c == committed.end() || c->second != off) offsets.push_back({tp.first, tp.second, off});
+  for (const auto& e : next_offsets.entries()) {
+    if (e.topic == config.feeds.borrowers_topic) continue;
+    const std::int64_t off = outbox->commit_offset(e.topic, e.partition, e.next);
+    const auto c = committed.find({e.topic, e.partition});
+    if (c == committed.end() || c->second != off) offsets.push_back({e.topic, e.partition, off});
   }
   if (offsets.empty() || !consumer->commit(offsets, !synchronous)) return;
   for (const auto& tp : offsets) committed[{tp.topic, tp.partition}] = tp.offset;
@@ -748,15 +912,15 @@ void LiveService::Impl::write_state() {
   }
   j.end_object();
   j.key("offsets").begin_array();
-  for (const auto& [tp, next] : next_offsets) {
-    if (tp.first == config.feeds.borrowers_topic) continue;
+  for (const auto& e : next_offsets.entries()) {
+    if (e.topic == config.feeds.borrowers_topic) continue;
     j.begin_object()
         .key("topic")
-        .string(tp.first)
+        .string(e.topic)
         .key("partition")
-        .integer(tp.second)
+        .integer(e.partition)
         .key("next")
-        .integer(next)
+        .integer(e.next)
         .end_object();
   }
   j.end_array();
@@ -830,6 +994,7 @@ void LiveService::Impl::run() {
   restored_firing.clear();
   publish();
   batch.reserve(options.max_batch);
+  batch_size = 0;
   auto last_publish = Clock::now();
   Clock::duration last_publish_cost{};
   auto last_commit = Clock::now();
@@ -859,12 +1024,13 @@ void LiveService::Impl::run() {
     // never names offsets past ticks whose events are unacknowledged.
     const bool barrier = checkpoint_due && !outbox->empty();
     if (!blocked && !barrier) {
-      if (batch_pos >= batch.size()) {
-        batch.clear();
+      if (batch_pos >= batch_size) {
         batch_pos = 0;
-        consumer->poll(batch, options.max_batch, std::chrono::milliseconds(20));
+        batch_size = consumer->poll_into(batch, options.max_batch, std::chrono::milliseconds(20));
+        if (!catch_up.done) observe_catch_up();
       }
-      while (batch_pos < batch.size() && !outbox->full()) handle(batch[batch_pos++]);
+      while (batch_pos < batch_size && !outbox->full()) handle(batch[batch_pos++]);
+      if (!catch_up.done && batch_size > 0) catch_up.last_unix_s = wall_now_unix_s();
     } else {
       pump_outputs(std::chrono::milliseconds(10));
     }
@@ -916,7 +1082,7 @@ void LiveService::Impl::run() {
   }
   // Graceful stop: the batch in hand is applied; wait (bounded) for the
   // broker to acknowledge the events in flight, commit up to them, persist.
-  while (batch_pos < batch.size()) handle(batch[batch_pos++]);
+  while (batch_pos < batch_size) handle(batch[batch_pos++]);
   run_jobs();
   const auto flush_deadline = Clock::now() + options.stop_flush;
   while (out_producer && (!outbox->empty() || out_producer->in_flight() > 0) && Clock::now() < flush_deadline) {

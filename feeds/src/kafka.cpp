@@ -176,6 +176,40 @@ struct KafkaConsumer::Impl {
     if (topics.count(topic) != 0) return;
     if (rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr)) topics.emplace(topic, rkt);
   }
+
+  /// Waits up to `timeout` for messages and calls `take(msg)` for each of at
+  /// most `max` of them (errors go to the error handler, partition EOFs are
+  /// skipped). consume_batch_queue waits for a full batch until its
+  /// timeout, so this blocks for the first message only and then takes what
+  /// is already queued.
+  template <typename Take>
+  std::size_t consume(std::size_t max, std::chrono::milliseconds timeout, Take&& take) {
+    if (max == 0) return 0;
+    batch.resize(max);
+    std::size_t got = 0;
+    if (rd_kafka_message_t* first = rd_kafka_consumer_poll(rk.get(), to_timeout_ms(timeout))) {
+      batch[0] = first;
+      got = 1;
+      if (max > 1) {
+        const ssize_t more = rd_kafka_consume_batch_queue(queue.get(), 0, batch.data() + 1, max - 1);
+        if (more > 0) got += static_cast<std::size_t>(more);
+      }
+    }
+    std::size_t taken = 0;
+    for (std::size_t i = 0; i < got; ++i) {
+      MessagePtr msg(batch[i]);
+      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+        std::string where = msg->rkt != nullptr ? std::string(rd_kafka_topic_name(msg->rkt)) + " [" +
+                                                      std::to_string(msg->partition) + "]: "
+                                                : std::string();
+        context.report(where + rd_kafka_message_errstr(msg.get()));
+        continue;
+      }
+      take(taken++, msg.get());
+    }
+    return taken;
+  }
 };
 
 namespace {
@@ -291,44 +325,46 @@ void KafkaConsumer::assign(const std::vector<TopicPartition>& partitions) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
 }
 
+namespace {
+
+/// Copies `src` into `dst`, reusing the storage `dst`'s strings already have.
+void assign_optional(std::optional<std::string>& dst, const void* data, std::size_t size) {
+  if (data == nullptr) {
+    dst.reset();
+  } else if (dst) {
+    dst->assign(static_cast<const char*>(data), size);
+  } else {
+    dst.emplace(static_cast<const char*>(data), size);
+  }
+}
+
+void fill_message(KafkaMessage& m, rd_kafka_message_t* msg) {
+  m.topic.assign(rd_kafka_topic_name(msg->rkt));
+  m.partition = msg->partition;
+  m.offset = msg->offset;
+  assign_optional(m.key, msg->key, msg->key_len);
+  assign_optional(m.value, msg->payload, msg->len);
+  rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const std::int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
+  if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= 0) {
+    m.timestamp_ms = ts;
+  } else {
+    m.timestamp_ms.reset();
+  }
+}
+
+}  // namespace
+
 std::size_t KafkaConsumer::poll(std::vector<KafkaMessage>& out, std::size_t max, std::chrono::milliseconds timeout) {
-  if (max == 0) return 0;
-  // consume_batch_queue waits for a full batch until its timeout, so block
-  // for the first message only and then take what is already queued.
-  auto& batch = impl_->batch;
-  batch.resize(max);
-  std::size_t got = 0;
-  if (rd_kafka_message_t* first = rd_kafka_consumer_poll(impl_->rk.get(), to_timeout_ms(timeout))) {
-    batch[0] = first;
-    got = 1;
-    if (max > 1) {
-      const ssize_t more = rd_kafka_consume_batch_queue(impl_->queue.get(), 0, batch.data() + 1, max - 1);
-      if (more > 0) got += static_cast<std::size_t>(more);
-    }
-  }
-  std::size_t appended = 0;
-  for (std::size_t i = 0; i < got; ++i) {
-    MessagePtr msg(batch[i]);
-    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      std::string where = msg->rkt != nullptr ? std::string(rd_kafka_topic_name(msg->rkt)) + " [" +
-                                                    std::to_string(msg->partition) + "]: "
-                                              : std::string();
-      impl_->context.report(where + rd_kafka_message_errstr(msg.get()));
-      continue;
-    }
-    KafkaMessage& m = out.emplace_back();
-    m.topic = rd_kafka_topic_name(msg->rkt);
-    m.partition = msg->partition;
-    m.offset = msg->offset;
-    if (msg->key != nullptr) m.key.emplace(static_cast<const char*>(msg->key), msg->key_len);
-    if (msg->payload != nullptr) m.value.emplace(static_cast<const char*>(msg->payload), msg->len);
-    rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-    const std::int64_t ts = rd_kafka_message_timestamp(msg.get(), &ts_type);
-    if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= 0) m.timestamp_ms = ts;
-    ++appended;
-  }
-  return appended;
+  return impl_->consume(max, timeout, [&](std::size_t, rd_kafka_message_t* msg) { fill_message(out.emplace_back(), msg); });
+}
+
+std::size_t KafkaConsumer::poll_into(std::vector<KafkaMessage>& out, std::size_t max,
+                                     std::chrono::milliseconds timeout) {
+  return impl_->consume(max, timeout, [&](std::size_t i, rd_kafka_message_t* msg) {
+    if (i == out.size()) out.emplace_back();
+    fill_message(out[i], msg);
+  });
 }
 
 bool KafkaConsumer::commit(const std::vector<TopicPartition>& next_offsets, bool asynchronous) {

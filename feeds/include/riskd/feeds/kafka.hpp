@@ -83,6 +83,12 @@ class KafkaConsumer {
   /// Errors (broker down, unknown partition) are passed to the error handler
   /// and never thrown; partition-EOF events are not messages.
   std::size_t poll(std::vector<KafkaMessage>& out, std::size_t max, std::chrono::milliseconds timeout);
+  /// As poll, but writes the n messages over out[0, n) (growing `out` when
+  /// it is shorter) and returns n. `out` is never shrunk: its messages keep
+  /// their strings' storage from call to call, so a steady stream of messages
+  /// no larger than earlier ones allocates nothing. out[n, out.size()) are
+  /// stale messages of earlier calls, not to be read.
+  std::size_t poll_into(std::vector<KafkaMessage>& out, std::size_t max, std::chrono::milliseconds timeout);
 
   /// Commits `next_offset`s (the offset of the next message to read).
   /// Returns false (and reports through the error handler) on failure.
