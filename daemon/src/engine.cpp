@@ -427,11 +427,8 @@ void Engine::rebuild_index() {
   coin_begin_.assign(n + 1, 0);
   coin_ids_.clear();
   static_monotone_.assign(n, 0);
-  direct_.assign(n_series, {});
-  dependents_.assign(n_series, {});
   for (std::size_t i = 0; i < n; ++i) {
     const risk::CompiledBorrower& b = borrowers[i];
-    const auto idx = static_cast<std::uint32_t>(i);
     std::vector<risk::SeriesId> coins(b.price_series.begin(), b.price_series.end());
     if (b.mining && b.mining->derived_from_price &&
         std::find(coins.begin(), coins.end(), b.mining->series) == coins.end()) {
@@ -444,10 +441,6 @@ void Engine::rebuild_index() {
              (b.mining && !b.mining->derived_from_price && b.mining->series == sid);
     });
     std::sort(coins.begin(), coins.end());
-    for (const risk::SeriesId sid : b.required_series) {
-      dependents_[sid].push_back(idx);
-      if (!std::binary_search(coins.begin(), coins.end(), sid)) direct_[sid].push_back(idx);
-    }
     bool ok = b.debt_usd >= 0.0 && rules <= k_max_boxed_rules;
     for (const auto& h : b.crypto) ok = ok && h.units >= 0.0 && h.haircut <= 1.0;
     if (b.mining && b.mining->derived_from_price) {
@@ -463,6 +456,19 @@ void Engine::rebuild_index() {
     coin_ids_.insert(coin_ids_.end(), coins.begin(), coins.end());
     coin_begin_[i + 1] = static_cast<std::uint32_t>(coin_ids_.size());
   }
+  dependents_.build(n_series, [&](auto&& emit) {
+    for (std::size_t i = 0; i < n; ++i) {
+      for (const risk::SeriesId sid : borrowers[i].required_series) emit(sid, static_cast<std::uint32_t>(i));
+    }
+  });
+  direct_.build(n_series, [&](auto&& emit) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto cs = coins(i);
+      for (const risk::SeriesId sid : borrowers[i].required_series) {
+        if (!std::binary_search(cs.begin(), cs.end(), sid)) emit(sid, static_cast<std::uint32_t>(i));
+      }
+    }
+  });
   flags_.assign(n, 0);
   pending_.clear();
   unboxable_.clear();
@@ -501,7 +507,7 @@ void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<a
   }
   visit_list_.clear();
   index_.collect(sid, book_.values()[sid], visit_list_);
-  const auto& direct = first_value_ ? dependents_[sid] : direct_[sid];
+  const std::span<const std::uint32_t> direct = first_value_ ? dependents_[sid] : direct_[sid];
   visit_list_.insert(visit_list_.end(), direct.begin(), direct.end());
   visit_list_.insert(visit_list_.end(), pending_.begin(), pending_.end());
   visit_list_.insert(visit_list_.end(), unboxable_.begin(), unboxable_.end());
@@ -751,8 +757,7 @@ std::size_t Engine::index_memory_bytes() const {
   std::size_t bytes = index_.memory_bytes();
   bytes += coin_begin_.capacity() * sizeof(std::uint32_t) + coin_ids_.capacity() * sizeof(risk::SeriesId);
   bytes += static_monotone_.capacity() + flags_.capacity() + eval_seq_.capacity() * sizeof(std::uint64_t);
-  for (const auto& d : direct_) bytes += d.capacity() * sizeof(std::uint32_t);
-  for (const auto& d : dependents_) bytes += d.capacity() * sizeof(std::uint32_t);
+  bytes += direct_.memory_bytes() + dependents_.memory_bytes();
   return bytes;
 }
 

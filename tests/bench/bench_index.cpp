@@ -324,12 +324,21 @@ int main(int argc, char** argv) {
     const std::size_t heap1 = heap_in_use();
     const std::size_t rss1 = rss_bytes();
     const std::size_t index_bytes = e->index_memory_bytes();
+    const risk::Book::MemoryBytes book_bytes = e->book().memory_bytes();
+    const std::size_t alert_bytes = e->covenant_alerts().memory_bytes();
     std::printf(
         "| F. memory per typical borrower (1 coin, 2 GPU pools, 2 facilities), %zu borrowers | **%.0f B** heap in use "
         "(mallinfo2), %.0f B RSS | | of which the trigger index and engine arrays: %.0f B |\n",
         n, static_cast<double>(heap1 - heap0) / static_cast<double>(n),
         static_cast<double>(rss1 - rss0) / static_cast<double>(n),
         static_cast<double>(index_bytes) / static_cast<double>(n));
+    auto per = [&](std::size_t bytes) { return static_cast<double>(bytes) / static_cast<double>(n); };
+    std::printf(
+        "| F. breakdown (capacities, allocator overhead not counted): compiled borrowers / results and slow terms / "
+        "id index, dependents, flags / alert states / trigger index and engine arrays | %.0f / %.0f / %.0f / %.0f / "
+        "%.0f B | | %zu firing alerts |\n",
+        per(book_bytes.borrowers), per(book_bytes.results), per(book_bytes.lookup), per(alert_bytes), per(index_bytes),
+        e->active_alerts().size());
     delete e;
     // What the configured specs cost on their own: Book used to keep a copy
     // of them beside the compiled borrowers (it drops them now).

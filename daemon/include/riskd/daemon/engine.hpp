@@ -13,6 +13,7 @@
 #include "riskd/alerts/rules.hpp"
 #include "riskd/feeds/tick.hpp"
 #include "riskd/risk/book.hpp"
+#include "riskd/risk/index_rows.hpp"
 #include "riskd/risk/market.hpp"
 #include "riskd/risk/trigger_index.hpp"
 
@@ -168,18 +169,18 @@ class Engine {
   EvalMode mode_;
   // Indexed path (unused in brute_force mode). Flat arrays by borrower.
   risk::TriggerIndex index_;
-  std::vector<std::uint32_t> coin_begin_;               // [borrower + 1]: CSR into coin_ids_
-  std::vector<risk::SeriesId> coin_ids_;                // price series a borrower is boxed on
-  std::vector<std::uint8_t> static_monotone_;           // [borrower]: signs allow a box
-  std::vector<std::vector<std::uint32_t>> direct_;      // [series]: dependents not boxed on it
-  std::vector<std::vector<std::uint32_t>> dependents_;  // [series]: every borrower reading it
-  std::vector<std::uint8_t> flags_;                     // [borrower]: k_flag_* bits
-  std::vector<std::uint32_t> pending_;                  // borrowers with a rule pending (for_s)
-  std::vector<std::uint32_t> unboxable_;                // borrowers that cannot be boxed now
-  std::vector<std::uint32_t> visit_list_;               // scratch
-  std::vector<std::uint8_t> seen_value_;                // [series]: had a value at the last tick
-  bool visit_all_ = true;                               // next applied tick visits everyone
-  bool first_value_ = false;                            // this tick is its series' first value
+  std::vector<std::uint32_t> coin_begin_;      // [borrower + 1]: CSR into coin_ids_
+  std::vector<risk::SeriesId> coin_ids_;       // price series a borrower is boxed on
+  std::vector<std::uint8_t> static_monotone_;  // [borrower]: signs allow a box
+  risk::IndexRows direct_;                     // [series]: dependents not boxed on it
+  risk::IndexRows dependents_;                 // [series]: every borrower reading it
+  std::vector<std::uint8_t> flags_;            // [borrower]: k_flag_* bits
+  std::vector<std::uint32_t> pending_;         // borrowers with a rule pending (for_s)
+  std::vector<std::uint32_t> unboxable_;       // borrowers that cannot be boxed now
+  std::vector<std::uint32_t> visit_list_;      // scratch
+  std::vector<std::uint8_t> seen_value_;       // [series]: had a value at the last tick
+  bool visit_all_ = true;                      // next applied tick visits everyone
+  bool first_value_ = false;                   // this tick is its series' first value
   // refresh_results(): figures are current for borrower i iff eval_seq_[i]
   // >= changed_seq_[s] for each series s it reads.
   std::uint64_t seq_ = 0;                                 // applied ticks and market changes
