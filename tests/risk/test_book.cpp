@@ -211,7 +211,7 @@ TEST_CASE("SeriesIdList: in place up to three ids, on the heap beyond, vector-li
   CHECK_FALSE(a.contains(5));
 }
 
-TEST_CASE("IndexRows: rows keep their values in order; a row beyond the built ones is empty") {
+TEST_CASE("IndexRows: rows keep their values in order, a row beyond the built ones is empty") {
   IndexRows rows;
   const std::vector<std::pair<std::size_t, std::uint32_t>> pairs{{2, 10}, {0, 11}, {2, 12}, {2, 13}, {0, 14}};
   rows.build(4, [&](auto&& emit) {
