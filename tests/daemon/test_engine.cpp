@@ -1,6 +1,8 @@
 // The engine: tick outcomes, event ordering, event-time staleness.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "riskd/alerts/event.hpp"
 #include "riskd/config/config.hpp"
 #include "riskd/daemon/engine.hpp"
@@ -189,4 +191,40 @@ TEST_CASE("live service: snapshot publication backs off to a bounded share of th
   CHECK(daemon::publish_gap(options, 2s) == 5s);         // capped: snapshots stay younger than the 10 s alert
   options.publish_cost_multiple = 0;
   CHECK(daemon::publish_gap(options, 10s) == 100ms);  // k = 0: always the configured cadence
+}
+
+TEST_CASE("engine: an upsert that tightens the covenants under firing rules keeps their events as emitted") {
+  config::Config cfg = vectors_config();
+  daemon::Engine e(cfg.risk);
+  std::vector<alerts::AlertEvent> events;
+  feed_all(e, "2025-12-19T10:00:00Z", events);
+  const auto before = e.active_alerts();
+  REQUIRE_FALSE(before.empty());
+  const std::string borrower = before.front().borrower;
+  REQUIRE_FALSE(borrower.empty());
+  // Tighter covenants: every firing rule of the borrower stays firing, but a
+  // threshold rebuilt from the new covenants would differ from the emitted one.
+  risk::BorrowerSpec spec;
+  for (const auto& b : cfg.risk.borrowers) {
+    if (b.id == borrower) spec = b;
+  }
+  REQUIRE(spec.id == borrower);
+  spec.covenants.max_ltv -= 0.01;
+  spec.covenants.min_dscr += 0.01;
+  e.upsert_borrower(spec);
+  events.clear();
+  e.apply(tick("BTC-USD", 88000, "2025-12-19T10:00:01Z"), std::nullopt, events);
+  const auto after = e.active_alerts();
+  for (const auto& was : before) {
+    if (was.borrower != borrower) continue;
+    const auto now = std::find_if(after.begin(), after.end(), [&](const auto& a) { return a.key == was.key; });
+    REQUIRE(now != after.end());
+    CHECK(alerts::to_json(*now) == alerts::to_json(was));
+  }
+  // The rebuilt form would have moved: the pin is what kept the thresholds.
+  const auto moved = std::find_if(before.begin(), before.end(), [&](const auto& a) {
+    return a.borrower == borrower && (a.rule == "ltv_breach" || a.rule == "dscr_breach" || a.rule == "ltv_warning" ||
+                                      a.rule == "dscr_warning" || a.rule.starts_with("stress_breach:"));
+  });
+  CHECK(moved != before.end());
 }
