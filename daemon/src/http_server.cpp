@@ -86,7 +86,7 @@ std::string ready_json(const Snapshot* snapshot) {
 std::string alerts_json(const Snapshot& snapshot) {
   risk::JsonText out;
   out.begin_array();
-  for (const auto& event : snapshot.active_alerts) out.raw(alerts::to_json(event));
+  snapshot.for_each_active_alert([&](const alerts::AlertEvent& event) { out.raw(alerts::to_json(event)); });
   out.end_array();
   return out.take();
 }
@@ -164,6 +164,21 @@ tcp::endpoint parse_listen(const std::string& listen) {
   const asio::ip::address address = asio::ip::make_address(host, ec);
   if (ec) throw bad("the host must be an IP address or localhost");
   return {address, static_cast<std::uint16_t>(port)};
+}
+
+/// Runs `f` on a session's strand; an exception from it runs `end_session`
+/// (which closes the session) instead of escaping into Asio, and an
+/// exception from that is swallowed: the sessions' one exception barrier.
+template <typename F, typename EndSession>
+void run_guarded(F& f, EndSession&& end_session) noexcept {
+  try {
+    f();
+  } catch (...) {
+    try {
+      end_session();
+    } catch (...) {  // nothing left to do
+    }
+  }
 }
 
 bool valid_borrower_id(std::string_view id) {
@@ -690,14 +705,7 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Runs `f`; any exception closes the connection instead of escaping.
   template <typename F>
   void guarded(F&& f) noexcept {
-    try {
-      f();
-    } catch (...) {
-      try {
-        close_now();
-      } catch (...) {  // nothing left to do
-      }
-    }
+    run_guarded(f, [this] { close_now(); });
   }
 
   std::shared_ptr<ServerCore> server_;
@@ -875,16 +883,10 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
     beast::get_lowest_layer(ws_).close();
   }
 
+  /// Runs `f`; any exception ends the stream instead of escaping.
   template <typename F>
   void guarded(F&& f) noexcept {
-    try {
-      f();
-    } catch (...) {
-      try {
-        finish();
-      } catch (...) {  // nothing left to do
-      }
-    }
+    run_guarded(f, [this] { finish(); });
   }
 
   std::shared_ptr<ServerCore> server_;

@@ -239,6 +239,7 @@ struct LiveService::Impl {
   mutable std::mutex snapshot_mutex;  // guards `snapshot` (a pointer swap; no I/O under it)
   SnapshotPtr snapshot;
   std::uint64_t version = 0;
+  SnapshotBuilder snapshot_builder;  // engine thread; rebuilds only changed borrowers
 
   std::mutex jobs_mutex;
   std::deque<std::function<void(Engine&)>> jobs;
@@ -947,7 +948,7 @@ void LiveService::Impl::write_state() {
 }
 
 void LiveService::Impl::publish() {
-  std::shared_ptr<Snapshot> snap = build_snapshot(*engine, ++version, wall_now_ms());
+  std::shared_ptr<Snapshot> snap = snapshot_builder.build(*engine, ++version, wall_now_ms());
   snap->borrower_updates_applied = borrowers_applied;
   snap->borrower_updates_rejected = borrowers_rejected;
   std::vector<std::string> service_reasons;

@@ -18,9 +18,15 @@ std::vector<AlertRef> conditions_holding(const risk::Book& book, std::size_t ind
 void write_borrower(risk::JsonText& out, const risk::Book& book, std::size_t index,
                     const std::vector<AlertRef>& alerts) {
   const risk::CompiledBorrower& b = book.borrowers()[index];
+  write_borrower(out, book, index, alerts,
+                 book.valuer().breach_levels(b, book.values(), book.valuation_day(), book.results()[index].figures));
+}
+
+void write_borrower(risk::JsonText& out, const risk::Book& book, std::size_t index,
+                    const std::vector<AlertRef>& alerts, const risk::BreachLevels& breach) {
+  const risk::CompiledBorrower& b = book.borrowers()[index];
   const risk::BorrowerResult& r = book.results()[index];
   const risk::Figures& f = r.figures;
-  const risk::BreachLevels breach = book.valuer().breach_levels(b, book.values(), book.valuation_day(), f);
   const auto& catalog = book.catalog();
 
   out.begin_object();

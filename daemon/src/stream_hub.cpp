@@ -6,6 +6,7 @@ namespace riskd::daemon {
 
 std::vector<StreamMessage> stream_messages(const Snapshot* prev, const Snapshot& next) {
   const auto same_book = [&] {
+    if (prev->layout && prev->layout == next.layout) return true;  // shared: the set and order are unchanged
     if (prev->borrowers.size() != next.borrowers.size()) return false;
     for (std::size_t i = 0; i < next.borrowers.size(); ++i) {
       if (prev->borrowers[i].id != next.borrowers[i].id) return false;
@@ -17,10 +18,16 @@ std::vector<StreamMessage> stream_messages(const Snapshot* prev, const Snapshot&
     out.push_back(std::make_shared<const std::string>(next.result_document()));
     return out;
   }
+  constexpr std::size_t k_chunk = BorrowerList::k_chunk;
   for (std::size_t i = 0; i < next.borrowers.size(); ++i) {
-    if (prev->borrowers[i].json != next.borrowers[i].json) {
-      out.push_back(std::make_shared<const std::string>(next.borrowers[i].json));
+    // A chunk both snapshots share holds the same views: nothing to send.
+    if (i % k_chunk == 0 && next.borrowers.same_chunk(prev->borrowers, i / k_chunk)) {
+      i += k_chunk - 1;
+      continue;
     }
+    const BorrowerViewPtr& now = next.borrowers.ptr(i);
+    const BorrowerViewPtr& before = prev->borrowers.ptr(i);
+    if (now != before && now->json != before->json) out.push_back(std::make_shared<const std::string>(now->json));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -162,4 +163,88 @@ TEST_CASE("metrics render without a snapshot: families declared, no snapshot sam
   CHECK(count_lines(text, "riskd_borrower_") == 0);
   CHECK(count_lines(text, "riskd_ticks_total") == 0);
   CHECK(has_line(text, "riskd_build_info{version=\"dev\"} 1"));
+}
+
+namespace {
+
+/// The test snapshot plus `n` alerting borrowers "al-<k>" whose worst rule
+/// is critical for k % 3 == 0 (else warning) and lies k % 7 + 1 tenths past
+/// its threshold.
+SnapshotPtr snapshot_with_alerting(std::size_t n) {
+  auto s = riskd::test::make_snapshot();
+  std::vector<riskd::daemon::BorrowerViewPtr> views{s->borrowers.ptr(0), s->borrowers.ptr(1)};
+  for (std::size_t k = 0; k < n; ++k) {
+    auto v = riskd::test::copy_view(s->borrowers[1]);
+    v->id = "al-" + std::to_string(k);
+    const bool critical = k % 3 == 0;
+    const std::string rule = critical ? "ltv_breach" : "ltv_warning";
+    const auto severity = critical ? riskd::alerts::Severity::critical : riskd::alerts::Severity::warning;
+    v->firing = std::make_shared<const riskd::daemon::AlertList>(riskd::daemon::AlertList{
+        riskd::test::firing_event(v->id + "/" + rule, v->id, rule, severity, 0.9, 0.8)});
+    v->worst_severity = severity;
+    v->breach_depth = 0.1 * static_cast<double>(k % 7 + 1);
+    v->json = riskd::test::borrower_json(*v);
+    views.push_back(std::move(v));
+  }
+  riskd::test::set_borrowers(*s, views);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("borrower_series alerting keeps at most the cap of borrowers, worst first, and counts the rest") {
+  const std::size_t n = 40;
+  const SnapshotPtr snap = snapshot_with_alerting(n);
+  Metrics m([snap] { return snap; }, BorrowerSeries::alerting);
+  CHECK(m.max_alerting_borrowers() == Metrics::k_default_max_alerting_borrowers);
+  const std::string uncapped = m.render();
+  CHECK(has_line(uncapped, "riskd_metrics_borrowers_omitted 0"));
+  CHECK(count_lines(uncapped, "riskd_borrower_ltv_ratio{") == n + 1);  // miner-a too
+
+  m.set_max_alerting_borrowers(5);
+  const std::string capped = m.render();
+  CHECK(has_line(capped, "riskd_metrics_borrowers_omitted 36"));  // 41 alerting, 5 kept
+  // Kept: critical (k % 3 == 0) with the deepest breach (k % 7 == 6): k = 6, 27, then k % 7 == 5: 12, 33,
+  // then k % 7 == 4: 18, 39 -> the first five by id among equals: al-27, al-6, al-12, al-33, al-18 (id breaks ties).
+  std::vector<std::string> kept;
+  for (const auto& line : sample_lines(capped)) {
+    if (line.rfind("riskd_borrower_ltv_ratio{", 0) == 0) kept.push_back(line.substr(line.find('"') + 1, line.rfind('"') - line.find('"') - 1));
+  }
+  CHECK(kept == std::vector<std::string>{"al-27", "al-6", "al-12", "al-33", "al-18"});
+  // Every per-borrower family, riskd_alert_active included, keeps only those five; feed rules stay.
+  CHECK(borrower_lines(capped) == 5 * (7 + 0 + 2 * 1 + 1));
+  CHECK(count_lines(capped, "riskd_alert_active{borrower=\"\",rule=\"feed_stale\"") == 1);
+  CHECK(count_lines(capped, "borrower=\"miner-a\"") == 0);  // a warning only 2.7 % past: not among the worst
+
+  // all and none ignore the cap.
+  m.set_borrower_series(BorrowerSeries::all);
+  const std::string all = m.render();
+  CHECK(count_lines(all, "riskd_borrower_ltv_ratio{") == n + 2);
+  CHECK(has_line(all, "riskd_metrics_borrowers_omitted 0"));
+  m.set_borrower_series(BorrowerSeries::none);
+  CHECK(borrower_lines(m.render()) == 0);
+}
+
+TEST_CASE("metrics text is well formed: one HELP and TYPE per family, before its samples, no family split") {
+  const SnapshotPtr snap = snapshot_with_alerting(10);
+  Metrics m([snap] { return snap; }, BorrowerSeries::all);
+  m.observe(0.001);
+  std::istringstream in(m.render());
+  std::vector<std::string> declared;
+  std::string current;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      current = line.substr(7, line.find(' ', 7) - 7);
+      CHECK(std::find(declared.begin(), declared.end(), current) == declared.end());
+      declared.push_back(current);
+      continue;
+    }
+    if (line.front() == '#') continue;
+    const std::string name = line.substr(0, line.find_first_of("{ "));
+    INFO(line);
+    // histogram samples carry suffixes of their family's name
+    CHECK((name == current || name.rfind(current + "_", 0) == 0));
+  }
+  CHECK(declared.size() >= 20);
 }

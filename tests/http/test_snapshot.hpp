@@ -5,6 +5,7 @@
 // three series (one without a value).
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "riskd/daemon/snapshot.hpp"
 #include "riskd/risk/json_text.hpp"
@@ -44,7 +45,7 @@ inline std::string borrower_json(const daemon::BorrowerView& b) {
   }
   out.end_object();
   out.key("alerts").begin_array();
-  for (const auto& a : b.firing) {
+  for (const auto& a : b.firing_alerts()) {
     out.begin_object().key("rule").string(a.rule).key("severity").string(alerts::to_string(a.severity)).end_object();
   }
   out.end_array();
@@ -67,6 +68,36 @@ inline alerts::AlertEvent firing_event(std::string key, std::string borrower, st
   return e;
 }
 
+/// A copy of `v` (without its metrics cache) that the caller may edit.
+inline std::shared_ptr<daemon::BorrowerView> copy_view(const daemon::BorrowerView& v) {
+  auto c = std::make_shared<daemon::BorrowerView>();
+  c->id = v.id;
+  c->json = v.json;
+  c->figures = v.figures;
+  c->price_breach_usd = v.price_breach_usd;
+  c->stress = v.stress;
+  c->firing = v.firing;
+  c->stale = v.stale;
+  c->worst_severity = v.worst_severity;
+  c->breach_depth = v.breach_depth;
+  return c;
+}
+
+/// Replaces borrower `i` of `s` by a copy and returns it for editing (other
+/// snapshots sharing the view or its chunk are unaffected).
+inline daemon::BorrowerView& edit_borrower(daemon::Snapshot& s, std::size_t i) {
+  auto c = copy_view(s.borrowers[i]);
+  daemon::BorrowerView& ref = *c;
+  s.borrowers.set(i, std::move(c));
+  return ref;
+}
+
+/// Replaces the borrower list of `s` (the layout is dropped: find() scans).
+inline void set_borrowers(daemon::Snapshot& s, const std::vector<daemon::BorrowerViewPtr>& views) {
+  s.borrowers = daemon::BorrowerList(views);
+  s.layout = nullptr;
+}
+
 inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
   auto s = std::make_shared<daemon::Snapshot>();
   s->version = 7;
@@ -74,7 +105,8 @@ inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
   s->valuation_day_ms = risk::valuation_day_ms(k_event_time_ms);
   s->published_at_ms = k_event_time_ms;
 
-  daemon::BorrowerView a;
+  auto a_ptr = std::make_shared<daemon::BorrowerView>();
+  daemon::BorrowerView& a = *a_ptr;
   a.id = "miner-a";
   a.figures.ltv = 0.6675;
   a.figures.liquidation_ltv = 0.95;
@@ -89,9 +121,13 @@ inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
   a.figures.liquidation_usd = 1.3e9;
   a.price_breach_usd = {{"BTC-USD", 54000.0}, {"ETH-USD", std::nullopt}};
   a.stress = {{"btc_crash", {0.9, 1.4, 0.8}}, {"correlation_convergence", {0.95, 1.5, 0.7}}};
-  a.firing = {firing_event("miner-a/ltv_warning", "miner-a", "ltv_warning", alerts::Severity::warning, 0.6675, 0.65)};
+  a.firing = std::make_shared<const daemon::AlertList>(daemon::AlertList{
+      firing_event("miner-a/ltv_warning", "miner-a", "ltv_warning", alerts::Severity::warning, 0.6675, 0.65)});
+  a.worst_severity = alerts::Severity::warning;
+  a.breach_depth = (0.6675 - 0.65) / 0.65;
 
-  daemon::BorrowerView b;
+  auto b_ptr = std::make_shared<daemon::BorrowerView>();
+  daemon::BorrowerView& b = *b_ptr;
   b.id = "gpu-b";
   b.figures.ltv = 0.25;
   b.figures.liquidation_ltv = 0.4;
@@ -105,11 +141,14 @@ inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
 
   a.json = borrower_json(a);
   b.json = borrower_json(b);
-  s->borrowers = {a, b};
-  s->borrower_index = {{"miner-a", 0}, {"gpu-b", 1}};
+  s->borrowers = daemon::BorrowerList({a_ptr, b_ptr});
+  auto layout = std::make_shared<daemon::BorrowerLayout>();
+  layout->ids = {"miner-a", "gpu-b"};
+  layout->index = {{"miner-a", 0}, {"gpu-b", 1}};
+  s->layout = std::move(layout);
   s->not_evaluated = {"waiting-c"};
-  s->active_alerts = {firing_event("feed_stale:HASHPRICE", "", "feed_stale", alerts::Severity::warning, 900.0, 600.0),
-                      a.firing.front()};
+  s->set_active_alerts({firing_event("feed_stale:HASHPRICE", "", "feed_stale", alerts::Severity::warning, 900.0, 600.0),
+                        a.firing->front()});
 
   daemon::SeriesView btc;
   btc.id = "BTC-USD";

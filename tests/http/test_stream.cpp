@@ -175,7 +175,7 @@ class WsClient {
 std::shared_ptr<Snapshot> snapshot_with(int k, std::size_t pad_bytes = 0) {
   auto s = riskd::test::make_snapshot();
   s->version = static_cast<std::uint64_t>(100 + k);
-  s->borrowers[0].json =
+  riskd::test::edit_borrower(*s, 0).json =
       R"({"id": "miner-a", "k": )" + std::to_string(k) + R"(, "pad": ")" + std::string(pad_bytes, 'x') + "\"}";
   return s;
 }
@@ -214,15 +214,15 @@ TEST_CASE("stream_messages: only the borrowers whose JSON changed, in book order
   auto next = riskd::test::make_snapshot();
   CHECK(riskd::daemon::stream_messages(prev.get(), *next).empty());
 
-  next->borrowers[1].json = R"({"id": "gpu-b", "ltv": 0.3})";
-  next->borrowers[0].json = R"({"id": "miner-a", "ltv": 0.7})";
+  riskd::test::edit_borrower(*next, 1).json = R"({"id": "gpu-b", "ltv": 0.3})";
+  riskd::test::edit_borrower(*next, 0).json = R"({"id": "miner-a", "ltv": 0.7})";
   const auto both = riskd::daemon::stream_messages(prev.get(), *next);
   REQUIRE(both.size() == 2);
   CHECK(*both[0] == next->borrowers[0].json);
   CHECK(*both[1] == next->borrowers[1].json);
 
   auto only_b = riskd::test::make_snapshot();
-  only_b->borrowers[1].json = R"({"id": "gpu-b", "ltv": 0.3})";
+  riskd::test::edit_borrower(*only_b, 1).json = R"({"id": "gpu-b", "ltv": 0.3})";
   const auto one = riskd::daemon::stream_messages(prev.get(), *only_b);
   REQUIRE(one.size() == 1);
   CHECK(*one[0] == only_b->borrowers[1].json);
@@ -231,12 +231,13 @@ TEST_CASE("stream_messages: only the borrowers whose JSON changed, in book order
 TEST_CASE("stream_messages: a borrower added, removed or reordered resends the whole document") {
   const auto prev = riskd::test::make_snapshot();
   auto removed = riskd::test::make_snapshot();
-  removed->borrowers.pop_back();
+  riskd::test::set_borrowers(*removed, {removed->borrowers.ptr(0)});
   auto reordered = riskd::test::make_snapshot();
-  std::swap(reordered->borrowers[0], reordered->borrowers[1]);
+  riskd::test::set_borrowers(*reordered, {reordered->borrowers.ptr(1), reordered->borrowers.ptr(0)});
   auto added = riskd::test::make_snapshot();
-  added->borrowers.push_back(added->borrowers[0]);
-  added->borrowers.back().id = "waiting-c";
+  auto waiting = riskd::test::copy_view(added->borrowers[0]);
+  waiting->id = "waiting-c";
+  riskd::test::set_borrowers(*added, {added->borrowers.ptr(0), added->borrowers.ptr(1), waiting});
   for (const auto& next : {removed, reordered, added}) {
     const auto messages = riskd::daemon::stream_messages(prev.get(), *next);
     REQUIRE(messages.size() == 1);
@@ -290,12 +291,12 @@ TEST_CASE("stream: the first message is the result document, later ones the chan
   }
   // gpu-b changes alone: only gpu-b comes.
   auto s = snapshot_with(3);
-  s->borrowers[1].json = R"({"id": "gpu-b", "ltv": 0.5})";
+  riskd::test::edit_borrower(*s, 1).json = R"({"id": "gpu-b", "ltv": 0.5})";
   f.backend.publish(s);
   CHECK(c.read_json() == json::parse(s->borrowers[1].json));
   // The borrower set changes: the whole document again.
   auto smaller = snapshot_with(4);
-  smaller->borrowers.pop_back();
+  riskd::test::set_borrowers(*smaller, {smaller->borrowers.ptr(0)});
   f.backend.publish(smaller);
   const json::value doc = c.read_json();
   CHECK(doc == json::parse(smaller->result_document()));

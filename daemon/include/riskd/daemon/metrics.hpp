@@ -24,9 +24,16 @@
 // Infinite ratios (e.g. DSCR with no debt service) are exported as +Inf, which
 // the text format supports; the JSON API reports them as null instead.
 //
+//   riskd_metrics_borrowers_omitted                      (alerting borrowers left out by the cap)
 // `borrower_series` bounds cardinality for every family with a `borrower`
-// label: all | alerting (only borrowers with at least one alert firing) |
-// none (riskd_alert_active then keeps only the feed rules, borrower="").
+// label: all | alerting (only borrowers with at least one alert firing, at
+// most max_alerting_borrowers() of them: the worst first by severity, then
+// by how far the worst firing rule is past its threshold, then by id; the
+// rest are counted in riskd_metrics_borrowers_omitted) | none
+// (riskd_alert_active then keeps only the feed rules, borrower="").
+// Per-borrower lines are rendered once per published borrower view and
+// cached in it, so a scrape costs O(exported lines) plus one pass over the
+// snapshot's views (alerting: to find and rank the alerting ones).
 #include <functional>
 #include <memory>
 #include <string>
@@ -52,6 +59,11 @@ class Metrics {
   /// Thread-safe; takes effect at the next scrape (SIGHUP reload).
   void set_borrower_series(config::BorrowerSeries mode);
   [[nodiscard]] config::BorrowerSeries borrower_series() const;
+
+  /// The cap of `borrower_series: alerting`, in borrowers. Thread-safe.
+  static constexpr std::size_t k_default_max_alerting_borrowers = 5'000;
+  void set_max_alerting_borrowers(std::size_t count);
+  [[nodiscard]] std::size_t max_alerting_borrowers() const;
 
   /// riskd_tick_to_evaluation_seconds += one tick's latency, in seconds, from
   /// its timestamp to the end of its evaluation. Thread-safe. Buckets 10 µs .. 1 s

@@ -21,6 +21,10 @@ std::vector<AlertRef> conditions_holding(const risk::Book& book, std::size_t ind
 /// Writes one borrower object from its latest result in `book`.
 void write_borrower(risk::JsonText& out, const risk::Book& book, std::size_t index,
                     const std::vector<AlertRef>& alerts);
+/// The same with its breach levels already computed (Valuer::breach_levels
+/// on the book's market and day): the snapshot builder reuses them.
+void write_borrower(risk::JsonText& out, const risk::Book& book, std::size_t index,
+                    const std::vector<AlertRef>& alerts, const risk::BreachLevels& breach);
 
 /// The whole result document; `alerts_of(index)` gives each borrower's alerts.
 /// Borrowers not evaluated yet (a series missing) are left out.

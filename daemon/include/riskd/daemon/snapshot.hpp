@@ -3,9 +3,16 @@
 // (the single writer) and read by the HTTP server, the metrics exposition and
 // the WebSocket stream without locks on the risk state. Pre-serialized JSON
 // where readers only forward it.
+//
+// Publication is incremental (snapshot_builder.hpp): a BorrowerView is built
+// once and shared, by pointer, by every snapshot until that borrower's
+// figures, alerts or staleness change; the per-borrower lists are chunked so
+// that a publication copies O(changed borrowers + N / chunk) pointers. Two
+// snapshots holding the same view pointer hold the same borrower picture.
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -17,14 +24,96 @@
 
 namespace riskd::daemon {
 
+using AlertList = std::vector<alerts::AlertEvent>;
+using AlertListPtr = std::shared_ptr<const AlertList>;
+
 struct BorrowerView {
   std::string id;
   std::string json;  // the borrower object of the result document (INTERFACES.md)
   risk::Figures figures;
   std::vector<std::pair<std::string, std::optional<double>>> price_breach_usd;  // series -> level
   std::vector<std::pair<std::string, risk::StressRatios>> stress;              // scenario -> ratios
-  std::vector<alerts::AlertEvent> firing;  // alerts firing now for this borrower
-  bool stale = false;                      // depends on a series with a firing feed_stale
+  AlertListPtr firing;  // alerts firing now for this borrower, sorted by key; null when none
+  bool stale = false;   // depends on a series with a firing feed_stale
+  /// Rank among alerting borrowers (metrics cap): the worst severity firing,
+  /// then how far past its threshold the worst firing rule is now, relative
+  /// to the threshold (0 when none is past).
+  alerts::Severity worst_severity = alerts::Severity::info;
+  double breach_depth = 0.0;
+
+  /// The firing alerts (empty when none).
+  [[nodiscard]] const AlertList& firing_alerts() const;
+  [[nodiscard]] bool alerting() const { return firing && !firing->empty(); }
+
+  /// Cache of the metrics exposition (metrics.cpp): this borrower's sample
+  /// lines per family, rendered at the first scrape that exports it.
+  mutable std::once_flag metric_lines_once;
+  mutable std::vector<std::string> metric_lines;
+};
+
+using BorrowerViewPtr = std::shared_ptr<const BorrowerView>;
+
+/// A persistent vector of borrower views: fixed-size chunks shared between
+/// snapshots; a publication replaces only the chunks holding a changed view.
+class BorrowerList {
+ public:
+  static constexpr std::size_t k_chunk = 256;
+  using Chunk = std::vector<BorrowerViewPtr>;
+
+  BorrowerList() = default;
+  explicit BorrowerList(const std::vector<BorrowerViewPtr>& views);
+  /// A copy shares every chunk and never modifies one in place.
+  BorrowerList(const BorrowerList& other);
+  BorrowerList& operator=(const BorrowerList& other);
+  BorrowerList(BorrowerList&&) noexcept = default;
+  BorrowerList& operator=(BorrowerList&&) noexcept = default;
+
+  [[nodiscard]] std::size_t size() const { return size_; }
+  [[nodiscard]] bool empty() const { return size_ == 0; }
+  [[nodiscard]] const BorrowerViewPtr& ptr(std::size_t i) const { return (*chunks_[i / k_chunk])[i % k_chunk]; }
+  [[nodiscard]] const BorrowerView& operator[](std::size_t i) const { return *ptr(i); }
+  /// Replaces view `i`. A chunk this list created since its last seal() is
+  /// written in place; any other is copied first (copy on write).
+  void set(std::size_t i, BorrowerViewPtr view);
+  /// Appends (used while building).
+  void push_back(BorrowerViewPtr view);
+  /// Call after copying this list into a snapshot: from then on set()
+  /// leaves every chunk the copy shares untouched.
+  void seal() { fresh_.assign(chunks_.size(), 0); }
+
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& c : chunks_)
+      for (const auto& v : *c) f(*v);
+  }
+  /// True when chunk `c` of both lists is the same object (nothing changed in it).
+  [[nodiscard]] std::size_t chunk_count() const { return chunks_.size(); }
+  [[nodiscard]] bool same_chunk(const BorrowerList& other, std::size_t c) const {
+    return c < chunks_.size() && c < other.chunks_.size() && chunks_[c] == other.chunks_[c];
+  }
+
+ private:
+  std::vector<std::shared_ptr<Chunk>> chunks_;  // never modified once shared with another list
+  std::vector<std::uint8_t> fresh_;              // [chunk]: created by this list since its last seal()
+  std::size_t size_ = 0;
+};
+
+/// The evaluated borrowers' ids in book order and the id -> position index;
+/// replaced only when that set or order changes (shared otherwise).
+struct BorrowerLayout {
+  std::vector<std::string> ids;
+  std::unordered_map<std::string, std::size_t> index;
+};
+
+/// The active alerts sorted by key, kept as chunks of the borrowers' firing
+/// lists (borrowers in key order) plus the few feed alerts; iterate with
+/// Snapshot::for_each_active_alert.
+struct ActiveAlerts {
+  static constexpr std::size_t k_chunk = 256;
+  using Chunk = std::vector<AlertListPtr>;  // null entries: borrowers with nothing firing
+  std::vector<std::shared_ptr<const Chunk>> chunks;
+  AlertList feed;  // feed_stale alerts, sorted by key
+  std::size_t count = 0;
 };
 
 struct SeriesView {
@@ -45,15 +134,16 @@ struct PartitionLag {
 };
 
 struct Snapshot {
-  std::uint64_t version = 0;            // grows with every publication
-  risk::TimeMs event_time_ms = 0;       // T
-  risk::TimeMs valuation_day_ms = 0;    // t
-  risk::TimeMs published_at_ms = 0;     // wall clock
-  std::vector<BorrowerView> borrowers;  // evaluated borrowers, in book order
-  std::unordered_map<std::string, std::size_t> borrower_index;
-  std::vector<std::string> not_evaluated;          // borrowers waiting for a series
-  std::vector<alerts::AlertEvent> active_alerts;   // sorted by key
-  std::vector<SeriesView> series;                  // in catalog order
+  std::uint64_t version = 0;          // grows with every publication
+  risk::TimeMs event_time_ms = 0;     // T
+  risk::TimeMs valuation_day_ms = 0;  // t
+  risk::TimeMs published_at_ms = 0;   // wall clock
+  BorrowerList borrowers;             // evaluated borrowers, in book order
+  /// Ids and index of `borrowers`; may be null (find() then scans).
+  std::shared_ptr<const BorrowerLayout> layout;
+  std::vector<std::string> not_evaluated;  // borrowers waiting for a series
+  ActiveAlerts active_alerts;              // sorted by key
+  std::vector<SeriesView> series;          // in catalog order
   std::array<std::uint64_t, risk::k_tick_outcome_count> tick_counts{};
   std::uint64_t borrower_updates_applied = 0;
   std::uint64_t borrower_updates_rejected = 0;
@@ -66,8 +156,33 @@ struct Snapshot {
   /// The result document of INTERFACES.md built from the borrowers' JSON.
   [[nodiscard]] std::string result_document() const;
   [[nodiscard]] const BorrowerView* find(const std::string& id) const;
+  /// Calls f(const alerts::AlertEvent&) for every active alert, sorted by key.
+  template <typename F>
+  void for_each_active_alert(F&& f) const;
+  /// Every active alert, sorted by key (a copy: O(active alerts)).
+  [[nodiscard]] AlertList active_alert_list() const;
+  /// Sets active_alerts from a list sorted by key (tests, hand-built snapshots).
+  void set_active_alerts(const AlertList& sorted);
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+template <typename F>
+void Snapshot::for_each_active_alert(F&& f) const {
+  // Borrower keys ("id/rule") come chunk by chunk in key order; feed keys
+  // ("feed_stale:series") are merged in by plain byte-wise comparison.
+  std::size_t next_feed = 0;
+  const AlertList& feed = active_alerts.feed;
+  for (const auto& chunk : active_alerts.chunks) {
+    for (const AlertListPtr& list : *chunk) {
+      if (!list) continue;
+      for (const alerts::AlertEvent& a : *list) {
+        while (next_feed < feed.size() && feed[next_feed].key < a.key) f(feed[next_feed++]);
+        f(a);
+      }
+    }
+  }
+  while (next_feed < feed.size()) f(feed[next_feed++]);
+}
 
 }  // namespace riskd::daemon

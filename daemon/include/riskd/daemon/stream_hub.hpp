@@ -26,6 +26,8 @@ using StreamMessage = std::shared_ptr<const std::string>;
 /// The messages that take a client holding `prev` to `next`, in order.
 /// `prev` null (nothing sent yet): the result document of `next`. The same
 /// payloads are fanned out to every client (built once). Pure; thread-safe.
+/// Cost: O(chunks + changed views): views and chunks shared by both
+/// snapshots are skipped by pointer (snapshot.hpp).
 std::vector<StreamMessage> stream_messages(const Snapshot* prev, const Snapshot& next);
 
 /// A client's queue of messages not yet handed to the socket, bounded in
