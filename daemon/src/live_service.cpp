@@ -838,7 +838,21 @@ void LiveService::Impl::assign_feeds() {
   std::vector<feeds::TopicPartition> parts;
   for (const auto& topic : config.feeds.topics) {
     for (const std::int32_t p : consumer->partitions(topic, k_metadata_timeout)) {
-      parts.push_back({topic, p, next_offsets.find(topic, p).value_or(unlisted)});
+      std::int64_t start = next_offsets.find(topic, p).value_or(unlisted);
+      if (start == feeds::k_offset_beginning) {
+        // "From the beginning" as an explicit offset, the low watermark:
+        // asking for it connects to the partition's leader now, and an
+        // explicit offset needs no offset query after assign (seen to cost
+        // librdkafka's 500 ms retry in about one start in three). Should the
+        // low watermark move before the fetch, auto.offset.reset=earliest
+        // lands on the new beginning, as k_offset_beginning would.
+        try {
+          start = consumer->watermarks(topic, p, k_metadata_timeout).first;
+        } catch (const feeds::KafkaError& e) {
+          spdlog::debug("{}[{}]: no low watermark ({}); assigned from the beginning", topic, p, e.what());
+        }
+      }
+      parts.push_back({topic, p, start});
     }
   }
   if (!config.feeds.borrowers_topic.empty()) {
@@ -860,8 +874,16 @@ void LiveService::Impl::observe_catch_up() {
     return;
   }
   if (catch_up.messages == 0) return;
+  // Only partitions this assignment has consumed from count: a position is
+  // unknown for one that had nothing to read since it was assigned (an
+  // empty or idle partition, the borrowers topic after its restore), and
+  // lag() would then count everything retained as unread.
   const auto lags = consumer->lag();
-  if (lags.empty() || std::any_of(lags.begin(), lags.end(), [](const auto& tl) { return tl.second != 0; })) return;
+  if (lags.empty() || std::any_of(lags.begin(), lags.end(), [](const auto& tl) {
+        return tl.first.offset >= 0 && tl.second != 0;
+      })) {
+    return;
+  }
   catch_up.done = true;
   const double span_s = catch_up.last_unix_s - catch_up.first_unix_s;
   spdlog::info(
