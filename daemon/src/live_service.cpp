@@ -567,19 +567,24 @@ void LiveService::Impl::restore_borrowers() {
   }
   std::vector<feeds::KafkaMessage> got;
   std::map<std::int32_t, std::int64_t> position;
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  // Gives up only after 60 s without a document: a large book takes longer
+  // than that to parse (100,000 documents: ~75 s on a loaded 2-core machine),
+  // and the documents left over would each cost a whole-book upsert.
+  constexpr auto k_stall = std::chrono::seconds(60);
+  auto deadline = Clock::now() + k_stall;
   auto caught_up = [&] {
     return std::all_of(end.begin(), end.end(), [&](const auto& pe) { return position[pe.first] >= pe.second; });
   };
   while (!caught_up() && !stopping && Clock::now() < deadline) {
     got.clear();
     consumer->poll(got, options.max_batch, std::chrono::milliseconds(100));
+    if (!got.empty()) deadline = Clock::now() + k_stall;
     for (const auto& m : got) {
       handle_borrower(m);
       position[m.partition] = m.offset + 1;
     }
   }
-  if (!caught_up()) spdlog::warn("borrowers topic '{}': not read to its end within 60 s; continuing", topic);
+  if (!caught_up()) spdlog::warn("borrowers topic '{}': nothing read for 60 s before its end; continuing", topic);
   build_restored_book();
   for (const auto& [p, off] : position) next_offsets.set(topic, p, off);
   for (const auto& [p, off] : end) next_offsets.set_if_absent(topic, p, off);
@@ -981,9 +986,10 @@ void LiveService::Impl::publish() {
   snap->config_reload_ok = reload_ok;
   snap->config_last_reload_unix_s = reload_unix_s;
   for (const auto& [tp, lag] : consumer->lag()) snap->lag.push_back({tp.topic, tp.partition, lag});
+  SnapshotPtr previous;  // released after the lock: freeing its replaced views takes time
   {
     const std::lock_guard lock(snapshot_mutex);
-    snapshot = std::move(snap);
+    previous = std::exchange(snapshot, std::move(snap));
   }
   market_changed = false;
 }
