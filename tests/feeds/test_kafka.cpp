@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -133,6 +134,55 @@ TEST_CASE("a round trip keeps per-partition order, keys, null keys, tombstones, 
     }
   }
   CHECK(seen.size() == n);
+  CHECK(c.errors.empty());
+}
+
+TEST_CASE("poll_into overwrites the vector's messages in place: keys, tombstones and timestamps of earlier ones never leak") {
+  MockCluster cluster;
+  cluster.create_topic("pi", 1);
+  const auto bootstrap = cluster.bootstrap_servers();
+  constexpr int n = 200;
+  constexpr riskd::risk::TimeMs base_ms = 1'766'000'000'000;
+  // Alternating shapes, so that each slot of the reused vector sees a
+  // message with key, value and timestamp after one without, and back.
+  auto key_of = [](int i) -> std::optional<std::string> {
+    if (i % 3 == 0) return std::nullopt;
+    return std::string(static_cast<std::size_t>(1 + i % 40), 'k');
+  };
+  auto value_of = [](int i) -> std::optional<std::string> {
+    if (i % 5 == 0) return std::nullopt;
+    return std::string(static_cast<std::size_t>(i % 90), static_cast<char>('a' + i % 26));
+  };
+  {
+    KafkaProducer producer(bootstrap, {}, true);
+    for (int i = 0; i < n; ++i) REQUIRE(producer.produce("pi", key_of(i), value_of(i), base_ms + i, 0));
+    REQUIRE(producer.flush(k_wait));
+  }
+  TestConsumer c(bootstrap);
+  c.consumer.assign(all_partitions(c.consumer, "pi", k_offset_beginning));
+  std::vector<KafkaMessage> batch;
+  std::size_t largest = 0;
+  int next = 0;
+  const auto deadline = Clock::now() + k_wait;
+  while (next < n && Clock::now() < deadline) {
+    const std::size_t got = c.consumer.poll_into(batch, 7, 200ms);  // small batches: slots are reused many times
+    REQUIRE(got <= 7);
+    REQUIRE(batch.size() >= got);
+    largest = std::max(largest, batch.size());
+    CHECK(batch.size() == largest);  // never shrunk
+    for (std::size_t j = 0; j < got; ++j) {
+      const KafkaMessage& m = batch[j];
+      CHECK(m.topic == "pi");
+      CHECK(m.partition == 0);
+      CHECK(m.offset == next);
+      CHECK(m.key == key_of(next));
+      CHECK(m.value == value_of(next));
+      CHECK(m.timestamp_ms == std::optional<riskd::risk::TimeMs>(base_ms + next));
+      ++next;
+    }
+  }
+  CHECK(next == n);
+  CHECK(largest <= 7);
   CHECK(c.errors.empty());
 }
 
