@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
-#include <emmintrin.h>  // SSE2: part of baseline x86-64
+#include <immintrin.h>  // SSE2 (baseline x86-64); AVX only where the CPU has it
 
 namespace riskd::risk {
 namespace {
 
 constexpr int k_table_months = 1200;  // pools beyond 100 years of life fall back to std::pow
-constexpr long k_fast_months = 240;   // longer remaining lives take the month-by-month loop
-constexpr long k_lanes = 2;           // doubles per SSE2 vector in the month loops
+constexpr long k_fast_months = 120;   // longer remaining lives take the month-by-month loop
+constexpr long k_pad = 4;             // doubles read past the last month by one vector (AVX: 4 lanes)
 
 double fire_sale_discount(double count, const GpuModelParams& gm, const ModelParams& mp) {
   const double depth_ratio = gm.secondary_depth_units > 0.0 ? count / gm.secondary_depth_units : k_infinity;
@@ -105,10 +105,11 @@ CompiledBorrower compile_borrower(const BorrowerSpec& spec, SeriesCatalog& catal
   return b;
 }
 
-Valuer::Valuer(const ModelParams& model) : model_(model) {
-  // k_lanes entries of padding: the month loops below read whole vectors.
-  decay_.resize(k_table_months + 1 + k_lanes);
-  discount_.resize(k_table_months + 1 + k_lanes);
+Valuer::Valuer(const ModelParams& model, Simd simd)
+    : model_(model), use_avx_(simd == Simd::best && __builtin_cpu_supports("avx")) {
+  // k_pad entries of padding: the month loops below read whole vectors.
+  decay_.resize(k_table_months + 1 + k_pad);
+  discount_.resize(k_table_months + 1 + k_pad);
   for (int m = 0; m < static_cast<int>(decay_.size()); ++m) {
     const double years = static_cast<double>(m) / 12.0;
     decay_[static_cast<std::size_t>(m)] = std::pow(1.0 - model_.rent_decline_per_year, years);
@@ -162,26 +163,28 @@ PoolValue value_pool_by_month(const CompiledPool& pool, const PoolSchedule& s, d
 }
 
 // The fast path computes the same per-month terms two months at a time
-// (SSE2, baseline x86-64) and then sums them one by one in month order.
-// Bit-identity with value_pool_by_month holds because
+// (SSE2, baseline x86-64), or four with AVX where the CPU has it, and then
+// sums them one by one in month order. Bit-identity with value_pool_by_month
+// holds because
 // - each lane does the scalar code's operations in the same order, and IEEE
-//   +, -, *, / are correctly rounded whatever the vector width; maxpd(x, 0)
-//   is std::max(0.0, x) for every x (NaN and -0.0 give +0.0); nothing is
-//   contracted into FMA (the baseline target has none);
+//   +, -, *, / are correctly rounded whatever the vector width; max(x, 0) is
+//   std::max(0.0, x) for every x (NaN and -0.0 give +0.0); nothing is
+//   contracted into FMA (neither target has FMA);
 // - the sums add the same terms in the same order, except the months after
 //   the spot margin R_m * u - c has fallen to <= 0 outside the contract: those
 //   CF_m are ±0.0 and are left out. Adding ±0.0 changes no sum that starts at
 //   +0.0 (such a sum is never -0.0, and x + ±0.0 == x for any other x). The
 //   margin never rises again when decay_m never rises with m, R >= 0 and
 //   u >= 0 (each rounded step is monotone); otherwise every month is summed.
-// tests/risk/test_valuation_exact.cpp checks it against the METHODOLOGY loop.
+// tests/risk/test_valuation_exact.cpp checks both paths against the
+// METHODOLOGY loop.
 
-/// Per-month terms of one pool at one rent (index = month; k_lanes entries of
+/// Per-month terms of one pool at one rent (index = month; k_pad entries of
 /// padding after month k_fast_months for the last vector).
 struct PoolMonths {
   long months = 0;  // CF_m of the months after this one are all ±0.0
-  alignas(16) double cf_usd[k_fast_months + 1 + k_lanes];
-  alignas(16) double discounted_usd[k_fast_months + 1 + k_lanes];  // CF_m / (1 + d)^(m/12)
+  alignas(32) double cf_usd[k_fast_months + 1 + k_pad];
+  alignas(32) double discounted_usd[k_fast_months + 1 + k_pad];  // CF_m / (1 + d)^(m/12)
 };
 
 /// The months of one pool that share a contracted GPU count n_m:
@@ -195,10 +198,10 @@ struct MonthRange {
 };
 
 /// Writes CF_m (and with `discount`, CF_m / discount_m) for the months of
-/// `range`, possibly k_lanes - 1 more; returns the last month written whose
-/// CF_m may be nonzero.
-long month_terms(const double* decay, const double* discount, double rent_usd_per_gpu_hour, const CompiledPool& pool,
-                 const MonthRange& range, double* cf_usd, double* discounted_usd) {
+/// `range`, possibly k_pad - 1 more; returns the last month written whose
+/// CF_m may be nonzero. Two months per step (SSE2).
+long month_terms_sse2(const double* decay, const double* discount, double rent_usd_per_gpu_hour,
+                      const CompiledPool& pool, const MonthRange& range, double* cf_usd, double* discounted_usd) {
   const __m128d zero = _mm_setzero_pd();
   const __m128d rent = _mm_set1_pd(rent_usd_per_gpu_hour);
   const __m128d utilization = _mm_set1_pd(pool.utilization);
@@ -206,16 +209,47 @@ long month_terms(const double* decay, const double* discount, double rent_usd_pe
   const __m128d contract = _mm_set1_pd(range.contract_usd_per_hour);
   const __m128d gpus = _mm_set1_pd(range.spot_gpus);
   const __m128d hours = _mm_set1_pd(k_hours_per_month);
-  for (long m = range.first; m <= range.last; m += k_lanes) {
+  for (long m = range.first; m <= range.last; m += 2) {
     const __m128d rent_m = _mm_mul_pd(rent, _mm_loadu_pd(decay + m));           // R * decay_m
     const __m128d margin = _mm_sub_pd(_mm_mul_pd(rent_m, utilization), opex);  // R_m * u - c
     if (range.stop_at_zero_margin && (_mm_movemask_pd(_mm_cmpgt_pd(margin, zero)) & 1) == 0) return m - 1;
-    const __m128d spot = _mm_mul_pd(gpus, _mm_max_pd(margin, zero));        // (N - n_m) * max(0, margin)
-    const __m128d cf = _mm_mul_pd(hours, _mm_add_pd(contract, spot));       // H * (contract + spot)
+    const __m128d spot = _mm_mul_pd(gpus, _mm_max_pd(margin, zero));  // (N - n_m) * max(0, margin)
+    const __m128d cf = _mm_mul_pd(hours, _mm_add_pd(contract, spot));  // H * (contract + spot)
     _mm_storeu_pd(cf_usd + m, cf);
     if (discount != nullptr) _mm_storeu_pd(discounted_usd + m, _mm_div_pd(cf, _mm_loadu_pd(discount + m)));
   }
   return range.last;
+}
+
+/// month_terms_sse2, four months per step; only called where the CPU has AVX.
+__attribute__((target("avx"))) long month_terms_avx(const double* decay, const double* discount,
+                                                   double rent_usd_per_gpu_hour, const CompiledPool& pool,
+                                                   const MonthRange& range, double* cf_usd, double* discounted_usd) {
+  const __m256d zero = _mm256_setzero_pd();
+  const __m256d rent = _mm256_set1_pd(rent_usd_per_gpu_hour);
+  const __m256d utilization = _mm256_set1_pd(pool.utilization);
+  const __m256d opex = _mm256_set1_pd(pool.opex_usd_per_gpu_hour);
+  const __m256d contract = _mm256_set1_pd(range.contract_usd_per_hour);
+  const __m256d gpus = _mm256_set1_pd(range.spot_gpus);
+  const __m256d hours = _mm256_set1_pd(k_hours_per_month);
+  for (long m = range.first; m <= range.last; m += 4) {
+    const __m256d rent_m = _mm256_mul_pd(rent, _mm256_loadu_pd(decay + m));
+    const __m256d margin = _mm256_sub_pd(_mm256_mul_pd(rent_m, utilization), opex);
+    if (range.stop_at_zero_margin && (_mm256_movemask_pd(_mm256_cmp_pd(margin, zero, _CMP_GT_OQ)) & 1) == 0) {
+      return m - 1;
+    }
+    const __m256d spot = _mm256_mul_pd(gpus, _mm256_max_pd(margin, zero));
+    const __m256d cf = _mm256_mul_pd(hours, _mm256_add_pd(contract, spot));
+    _mm256_storeu_pd(cf_usd + m, cf);
+    if (discount != nullptr) _mm256_storeu_pd(discounted_usd + m, _mm256_div_pd(cf, _mm256_loadu_pd(discount + m)));
+  }
+  return range.last;
+}
+
+long month_terms(bool avx, const double* decay, const double* discount, double rent_usd_per_gpu_hour,
+                 const CompiledPool& pool, const MonthRange& range, double* cf_usd, double* discounted_usd) {
+  return avx ? month_terms_avx(decay, discount, rent_usd_per_gpu_hour, pool, range, cf_usd, discounted_usd)
+             : month_terms_sse2(decay, discount, rent_usd_per_gpu_hour, pool, range, cf_usd, discounted_usd);
 }
 
 /// Number of months m in 1..months_left with m <= mc (the contracted ones).
@@ -227,7 +261,7 @@ long contracted_months(double contract_months, long months_left) {
 
 /// CF_m (and with `discount`, CF_m / discount_m) for months 1..months
 /// (months <= k_fast_months); returns the month after which every CF_m is ±0.0.
-long fill_months(const double* decay, const double* discount, bool decay_nonincreasing, const CompiledPool& pool,
+long fill_months(bool avx, const double* decay, const double* discount, bool decay_nonincreasing, const CompiledPool& pool,
                  const PoolSchedule& s, double rent_usd_per_gpu_hour, long months, double* cf_usd,
                  double* discounted_usd) {
   const long kc = contracted_months(s.contract_months, months);
@@ -236,7 +270,7 @@ long fill_months(const double* decay, const double* discount, bool decay_nonincr
   if (kc > 0) {
     const double n = pool.contract_gpus;
     const MonthRange contracted{1, kc, n * contract_margin, pool.count - n, false};
-    last = month_terms(decay, discount, rent_usd_per_gpu_hour, pool, contracted, cf_usd, discounted_usd);
+    last = month_terms(avx, decay, discount, rent_usd_per_gpu_hour, pool, contracted, cf_usd, discounted_usd);
   }
   if (kc < months) {
     const double n = 0.0;
@@ -244,62 +278,150 @@ long fill_months(const double* decay, const double* discount, bool decay_nonincr
     // CF_m = H * (±0 + (N - 0) * +0) once the margin is <= 0, if it never rises again.
     spot.stop_at_zero_margin = decay_nonincreasing && rent_usd_per_gpu_hour >= 0.0 && pool.utilization >= 0.0 &&
                                spot.contract_usd_per_hour == 0.0 && std::isfinite(spot.spot_gpus);
-    last = month_terms(decay, discount, rent_usd_per_gpu_hour, pool, spot, cf_usd, discounted_usd);
+    last = month_terms(avx, decay, discount, rent_usd_per_gpu_hour, pool, spot, cf_usd, discounted_usd);
   }
   return std::min(last, months);
 }
 
-/// mark and fwd12 of one pool: the sums in month order.
-PoolValue sum_months(const CompiledPool& pool, const PoolMonths& pm) {
-  PoolValue v;
-  for (long m = 1; m <= pm.months; ++m) v.mark_usd += pm.discounted_usd[m];
-  for (long m = 1; m <= std::min(12L, pm.months); ++m) v.fwd12_usd += pm.cf_usd[m];
-  v.liquidation_usd = v.mark_usd * pool.liquidation_factor;
-  return v;
+/// One pool valued at one rent (in one market variant).
+struct PoolJob {
+  const CompiledPool* pool = nullptr;
+  PoolSchedule schedule;
+  double rent_usd_per_gpu_hour = 0.0;
+  PoolValue* out = nullptr;
+};
+
+/// The Valuer's month tables and choices, for the functions below.
+struct MonthTables {
+  const double* decay = nullptr;
+  const double* discount = nullptr;
+  bool decay_nonincreasing = false;
+  bool avx = false;
+  const ModelParams* model = nullptr;
+};
+
+/// mark and fwd12 of N pools: each sum in month order, the N pools' addition
+/// chains interleaved (one chain of dependent additions is bound by the add
+/// latency; N of them run side by side).
+template <int N>
+void sum_months(const PoolJob* jobs, const PoolMonths* pm) {
+  double mark_usd[N] = {};
+  double fwd12_usd[N] = {};
+  long common = pm[0].months;
+  for (int j = 1; j < N; ++j) common = std::min(common, pm[j].months);
+  long m = 1;
+  for (; m <= std::min(12L, common); ++m) {
+    for (int j = 0; j < N; ++j) {
+      mark_usd[j] += pm[j].discounted_usd[m];
+      fwd12_usd[j] += pm[j].cf_usd[m];
+    }
+  }
+  for (; m <= common; ++m) {
+    for (int j = 0; j < N; ++j) mark_usd[j] += pm[j].discounted_usd[m];
+  }
+  for (int j = 0; j < N; ++j) {
+    for (long k = m; k <= pm[j].months; ++k) {
+      mark_usd[j] += pm[j].discounted_usd[k];
+      if (k <= 12) fwd12_usd[j] += pm[j].cf_usd[k];
+    }
+    *jobs[j].out = {mark_usd[j], mark_usd[j] * jobs[j].pool->liquidation_factor, fwd12_usd[j]};
+  }
 }
 
-/// sum_months of two pools, their addition chains interleaved (the latency of
-/// one chain of dependent additions would otherwise bound the loop).
-void sum_months(const CompiledPool& pool_a, const PoolMonths& a, PoolValue& va, const CompiledPool& pool_b,
-                const PoolMonths& b, PoolValue& vb) {
-  double mark_a = 0.0;
-  double mark_b = 0.0;
-  const long both = std::min(a.months, b.months);
-  for (long m = 1; m <= both; ++m) {
-    mark_a += a.discounted_usd[m];
-    mark_b += b.discounted_usd[m];
+constexpr std::size_t k_max_jobs = 4;  // pools valued side by side
+
+/// Sets *job.out for up to k_max_jobs jobs.
+void value_jobs(const MonthTables& t, const PoolJob* jobs, std::size_t n) {
+  const bool fast = std::all_of(jobs, jobs + n, [](const PoolJob& j) { return j.schedule.months_left <= k_fast_months; });
+  if (!fast) {
+    for (std::size_t j = 0; j < n; ++j) {
+      *jobs[j].out = value_pool_by_month(*jobs[j].pool, jobs[j].schedule, jobs[j].rent_usd_per_gpu_hour, *t.model,
+                                         t.decay, t.discount);
+    }
+    return;
   }
-  for (long m = both + 1; m <= a.months; ++m) mark_a += a.discounted_usd[m];
-  for (long m = both + 1; m <= b.months; ++m) mark_b += b.discounted_usd[m];
-  double fwd12_a = 0.0;
-  double fwd12_b = 0.0;
-  for (long m = 1; m <= std::min(12L, a.months); ++m) fwd12_a += a.cf_usd[m];
-  for (long m = 1; m <= std::min(12L, b.months); ++m) fwd12_b += b.cf_usd[m];
-  va = {mark_a, mark_a * pool_a.liquidation_factor, fwd12_a};
-  vb = {mark_b, mark_b * pool_b.liquidation_factor, fwd12_b};
+  PoolMonths pm[k_max_jobs];
+  for (std::size_t j = 0; j < n; ++j) {
+    pm[j].months = fill_months(t.avx, t.decay, t.discount, t.decay_nonincreasing, *jobs[j].pool, jobs[j].schedule,
+                               jobs[j].rent_usd_per_gpu_hour, jobs[j].schedule.months_left, pm[j].cf_usd,
+                               pm[j].discounted_usd);
+  }
+  switch (n) {
+    case 4: sum_months<4>(jobs, pm); break;
+    case 3: sum_months<3>(jobs, pm); break;
+    case 2: sum_months<2>(jobs, pm); break;
+    default: sum_months<1>(jobs, pm); break;
+  }
+}
+
+void add_pool(SlowTerms& slow, const PoolValue& v) {
+  slow.gpu_mark_usd += v.mark_usd;
+  slow.gpu_liquidation_usd += v.liquidation_usd;
+  slow.gpu_fwd12_usd += v.fwd12_usd;
+}
+
+void clear_pools(SlowTerms& slow) {
+  slow.gpu_mark_usd = 0.0;
+  slow.gpu_liquidation_usd = 0.0;
+  slow.gpu_fwd12_usd = 0.0;
 }
 
 }  // namespace
 
 PoolValue Valuer::value_pool(const CompiledPool& pool, double rent_usd_per_gpu_hour, TimeMs t_ms) const {
-  const PoolSchedule s = schedule(pool, t_ms);
-  if (s.months_left > k_fast_months) {
-    return value_pool_by_month(pool, s, rent_usd_per_gpu_hour, model_, decay_.data(), discount_.data());
-  }
-  PoolMonths pm;
-  pm.months = fill_months(decay_.data(), discount_.data(), decay_nonincreasing_, pool, s, rent_usd_per_gpu_hour,
-                          s.months_left, pm.cf_usd, pm.discounted_usd);
-  return sum_months(pool, pm);
+  const MonthTables t{decay_.data(), discount_.data(), decay_nonincreasing_, use_avx_, &model_};
+  PoolValue v;
+  const PoolJob job{&pool, schedule(pool, t_ms), rent_usd_per_gpu_hour, &v};
+  value_jobs(t, &job, 1);
+  return v;
 }
 
 double Valuer::pool_fwd12_usd(const CompiledPool& pool, double rent_usd_per_gpu_hour, TimeMs t_ms) const {
   const PoolSchedule s = schedule(pool, t_ms);
-  alignas(16) double cf_usd[12 + 1 + k_lanes];
-  const long last = fill_months(decay_.data(), nullptr, decay_nonincreasing_, pool, s, rent_usd_per_gpu_hour,
+  alignas(32) double cf_usd[12 + 1 + k_pad];
+  const long last = fill_months(use_avx_, decay_.data(), nullptr, decay_nonincreasing_, pool, s, rent_usd_per_gpu_hour,
                                 std::min(12L, s.months_left), cf_usd, nullptr);
   double fwd12 = 0.0;
   for (long m = 1; m <= last; ++m) fwd12 += cf_usd[m];
   return fwd12;
+}
+
+void Valuer::value_pools(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms,
+                         SlowTerms& slow) const {
+  const MonthTables t{decay_.data(), discount_.data(), decay_nonincreasing_, use_avx_, &model_};
+  clear_pools(slow);
+  // Up to k_max_jobs pools side by side; their values added in pool order.
+  for (std::size_t first = 0; first < b.pools.size(); first += k_max_jobs) {
+    const std::size_t n = std::min(k_max_jobs, b.pools.size() - first);
+    PoolJob jobs[k_max_jobs];
+    PoolValue out[k_max_jobs];
+    for (std::size_t j = 0; j < n; ++j) {
+      const CompiledPool& pool = b.pools[first + j];
+      jobs[j] = {&pool, schedule(pool, t_ms), values[pool.index], &out[j]};
+    }
+    value_jobs(t, jobs, n);
+    for (std::size_t j = 0; j < n; ++j) add_pool(slow, out[j]);
+  }
+}
+
+void Valuer::value_pools(const CompiledBorrower& b, std::span<const std::vector<double>> values, TimeMs t_ms,
+                         std::span<SlowTerms> slow) const {
+  const MonthTables t{decay_.data(), discount_.data(), decay_nonincreasing_, use_avx_, &model_};
+  for (SlowTerms& s : slow) clear_pools(s);
+  // Pool by pool (each variant adds its pools in pool order), the schedule
+  // once, up to k_max_jobs variants side by side: they have about the same
+  // number of months, so their addition chains overlap best.
+  for (const CompiledPool& pool : b.pools) {
+    const PoolSchedule s = schedule(pool, t_ms);
+    for (std::size_t first = 0; first < slow.size(); first += k_max_jobs) {
+      const std::size_t n = std::min(k_max_jobs, slow.size() - first);
+      PoolJob jobs[k_max_jobs];
+      PoolValue out[k_max_jobs];
+      for (std::size_t j = 0; j < n; ++j) jobs[j] = {&pool, s, values[first + j][pool.index], &out[j]};
+      value_jobs(t, jobs, n);
+      for (std::size_t j = 0; j < n; ++j) add_pool(slow[first + j], out[j]);
+    }
+  }
 }
 
 double Valuer::debt_service_usd(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms,
@@ -318,44 +440,6 @@ double Valuer::debt_service_usd(const CompiledBorrower& b, std::span<const doubl
     ds += f.principal_usd * rate * w + f.amortization_usd_per_year * w + balloon;
   }
   return ds;
-}
-
-void Valuer::value_pools(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms,
-                         SlowTerms& slow) const {
-  slow.gpu_mark_usd = 0.0;
-  slow.gpu_liquidation_usd = 0.0;
-  slow.gpu_fwd12_usd = 0.0;
-  auto add = [&](const PoolValue& v) {
-    slow.gpu_mark_usd += v.mark_usd;
-    slow.gpu_liquidation_usd += v.liquidation_usd;
-    slow.gpu_fwd12_usd += v.fwd12_usd;
-  };
-  // Pools two at a time, so that their month sums run side by side; the
-  // totals are added in pool order as before.
-  std::size_t i = 0;
-  for (; i + 1 < b.pools.size(); i += 2) {
-    const CompiledPool& pa = b.pools[i];
-    const CompiledPool& pb = b.pools[i + 1];
-    const PoolSchedule sa = schedule(pa, t_ms);
-    const PoolSchedule sb = schedule(pb, t_ms);
-    if (sa.months_left > k_fast_months || sb.months_left > k_fast_months) {
-      add(value_pool(pa, values[pa.index], t_ms));
-      add(value_pool(pb, values[pb.index], t_ms));
-      continue;
-    }
-    PoolMonths ma;
-    PoolMonths mb;
-    ma.months = fill_months(decay_.data(), discount_.data(), decay_nonincreasing_, pa, sa, values[pa.index],
-                            sa.months_left, ma.cf_usd, ma.discounted_usd);
-    mb.months = fill_months(decay_.data(), discount_.data(), decay_nonincreasing_, pb, sb, values[pb.index],
-                            sb.months_left, mb.cf_usd, mb.discounted_usd);
-    PoolValue va;
-    PoolValue vb;
-    sum_months(pa, ma, va, pb, mb, vb);
-    add(va);
-    add(vb);
-  }
-  if (i < b.pools.size()) add(value_pool(b.pools[i], values[b.pools[i].index], t_ms));
 }
 
 SlowTerms Valuer::slow_terms(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms) const {

@@ -47,7 +47,7 @@ constexpr double k_month_ms = 30.4375 * 86400000.0;
 const TimeMs k_t0 = *parse_date("2025-12-19");
 
 /// Random pools over the cases that matter for exactness: lives ending within
-/// a few months, beyond the vector path (240 months) and beyond the tables
+/// a few months, around the vector path's limit (120 months), beyond the tables
 /// (1,200 months); contracts ended, ending on a whole month, ending after the
 /// life; rents near opex (the clamp), zero, and above; zero counts and
 /// utilizations; whole-month ages and fractional ones.
@@ -64,6 +64,7 @@ struct PoolGen {
     if (r < 0.1) return static_cast<double>(pick(1, 4));
     if (r < 0.8) return std::floor(range(24, 73));
     if (r < 0.9) return range(1, 100);  // fractional life
+    if (r < 0.94) return static_cast<double>(pick(115, 125));  // around the vector path's limit
     if (r < 0.97) return static_cast<double>(pick(230, 400));
     return static_cast<double>(pick(1195, 1260));
   }
@@ -115,14 +116,25 @@ struct PoolGen {
   }
 };
 
-void check_pool(const Valuer& valuer, const CompiledPool& pool, double rent, TimeMs t_ms) {
-  const PoolValue want = reference_value_pool(pool, rent, t_ms, valuer.model());
-  const PoolValue got = valuer.value_pool(pool, rent, t_ms);
-  INFO("rent ", rent, " life ", pool.useful_life_months, " contract ", pool.has_contract);
-  CHECK(bits(got.mark_usd) == bits(want.mark_usd));
-  CHECK(bits(got.liquidation_usd) == bits(want.liquidation_usd));
-  CHECK(bits(got.fwd12_usd) == bits(want.fwd12_usd));
-  CHECK(bits(valuer.pool_fwd12_usd(pool, rent, t_ms)) == bits(want.fwd12_usd));
+/// The valuer on both vector paths (AVX where the CPU has it, SSE2).
+struct Valuers {
+  Valuer best;
+  Valuer baseline;
+  explicit Valuers(const ModelParams& model) : best(model, Valuer::Simd::best), baseline(model, Valuer::Simd::baseline) {}
+  [[nodiscard]] const ModelParams& model() const { return best.model(); }
+};
+
+void check_pool(const Valuers& valuers, const CompiledPool& pool, double rent, TimeMs t_ms) {
+  const PoolValue want = reference_value_pool(pool, rent, t_ms, valuers.model());
+  for (const Valuer* valuer : {&valuers.best, &valuers.baseline}) {
+    const PoolValue got = valuer->value_pool(pool, rent, t_ms);
+    INFO("rent ", rent, " life ", pool.useful_life_months, " contract ", pool.has_contract,
+         valuer == &valuers.best ? " best" : " baseline");
+    CHECK(bits(got.mark_usd) == bits(want.mark_usd));
+    CHECK(bits(got.liquidation_usd) == bits(want.liquidation_usd));
+    CHECK(bits(got.fwd12_usd) == bits(want.fwd12_usd));
+    CHECK(bits(valuer->pool_fwd12_usd(pool, rent, t_ms)) == bits(want.fwd12_usd));
+  }
 }
 
 }  // namespace
@@ -132,13 +144,13 @@ TEST_CASE("value_pool and pool_fwd12_usd equal the METHODOLOGY loop bit for bit 
   int zero_marks = 0;
   int long_lives = 0;
   for (int model_i = 0; model_i < 40; ++model_i) {
-    const Valuer valuer(gen.model());
+    const Valuers valuer(gen.model());
     for (int i = 0; i < 500; ++i) {
       const TimeMs t_ms = k_t0 + static_cast<TimeMs>(gen.pick(-400, 400)) * k_ms_per_day;
       const CompiledPool pool = gen.pool(t_ms);
       const double rent = gen.rent(pool, valuer.model());
       check_pool(valuer, pool, rent, t_ms);
-      zero_marks += valuer.value_pool(pool, rent, t_ms).mark_usd == 0.0 ? 1 : 0;
+      zero_marks += valuer.best.value_pool(pool, rent, t_ms).mark_usd == 0.0 ? 1 : 0;
       long_lives += pool.useful_life_months > 240 ? 1 : 0;
     }
   }
@@ -148,7 +160,7 @@ TEST_CASE("value_pool and pool_fwd12_usd equal the METHODOLOGY loop bit for bit 
 }
 
 TEST_CASE("value_pool equals the METHODOLOGY loop for every remaining life 0..80 and every contract end") {
-  const Valuer valuer{ModelParams{}};
+  const Valuers valuer{ModelParams{}};
   for (long life = 0; life <= 80; ++life) {
     for (long contract = -2; contract <= 82; contract += 3) {
       for (const double rent : {0.0, 0.35, 0.8, 1.7, 2.2, 4.0}) {
@@ -173,7 +185,7 @@ TEST_CASE("value_pool equals the METHODOLOGY loop on inputs outside the validate
   // Negative and NaN rents, negative counts, utilization and opex: the
   // zero-month shortcut must switch itself off, the results stay identical.
   PoolGen gen(7);
-  const Valuer valuer{ModelParams{}};
+  const Valuers valuer{ModelParams{}};
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (int i = 0; i < 2000; ++i) {
     CompiledPool p = gen.pool(k_t0);
@@ -186,7 +198,7 @@ TEST_CASE("value_pool equals the METHODOLOGY loop on inputs outside the validate
   }
   ModelParams growing;
   growing.rent_decline_per_year = -0.2;  // rents rise: the margin can turn positive late
-  const Valuer rising{growing};
+  const Valuers rising{growing};
   for (int i = 0; i < 2000; ++i) {
     const CompiledPool p = gen.pool(k_t0);
     check_pool(rising, p, gen.rent(p, growing), k_t0);
@@ -196,7 +208,7 @@ TEST_CASE("value_pool equals the METHODOLOGY loop on inputs outside the validate
 TEST_CASE("value_pools sums pools in order exactly as pool-by-pool reference values, for 0 to 5 pools") {
   PoolGen gen(99);
   for (int i = 0; i < 3000; ++i) {
-    const Valuer valuer(gen.model());
+    const Valuers valuers(gen.model());
     const TimeMs t_ms = k_t0 + static_cast<TimeMs>(gen.pick(-400, 400)) * k_ms_per_day;
     CompiledBorrower b;
     std::vector<double> values;
@@ -207,20 +219,60 @@ TEST_CASE("value_pools sums pools in order exactly as pool-by-pool reference val
       b.pools.push_back(p);
     }
     for (int sid = 0; sid < 3; ++sid) values.push_back(gen.range(0, 4));
-    for (auto& p : b.pools) values[p.index] = gen.rent(p, valuer.model());
+    for (auto& p : b.pools) values[p.index] = gen.rent(p, valuers.model());
     SlowTerms want;
     for (const auto& p : b.pools) {
-      const PoolValue v = reference_value_pool(p, values[p.index], t_ms, valuer.model());
+      const PoolValue v = reference_value_pool(p, values[p.index], t_ms, valuers.model());
       want.gpu_mark_usd += v.mark_usd;
       want.gpu_liquidation_usd += v.liquidation_usd;
       want.gpu_fwd12_usd += v.fwd12_usd;
     }
-    SlowTerms got;
-    got.gpu_mark_usd = 123.0;  // value_pools overwrites the GPU part
-    valuer.value_pools(b, values, t_ms, got);
-    INFO("pools ", pools);
-    CHECK(bits(got.gpu_mark_usd) == bits(want.gpu_mark_usd));
-    CHECK(bits(got.gpu_liquidation_usd) == bits(want.gpu_liquidation_usd));
-    CHECK(bits(got.gpu_fwd12_usd) == bits(want.gpu_fwd12_usd));
+    for (const Valuer* valuer : {&valuers.best, &valuers.baseline}) {
+      SlowTerms got;
+      got.gpu_mark_usd = 123.0;  // value_pools overwrites the GPU part
+      valuer->value_pools(b, values, t_ms, got);
+      INFO("pools ", pools, valuer == &valuers.best ? " best" : " baseline");
+      CHECK(bits(got.gpu_mark_usd) == bits(want.gpu_mark_usd));
+      CHECK(bits(got.gpu_liquidation_usd) == bits(want.gpu_liquidation_usd));
+      CHECK(bits(got.gpu_fwd12_usd) == bits(want.gpu_fwd12_usd));
+    }
+  }
+}
+
+TEST_CASE("value_pools over all market variants at once equals value_pools variant by variant, 1 to 9 variants") {
+  PoolGen gen(4242);
+  for (int i = 0; i < 2000; ++i) {
+    const Valuers valuers(gen.model());
+    const TimeMs t_ms = k_t0 + static_cast<TimeMs>(gen.pick(-400, 400)) * k_ms_per_day;
+    CompiledBorrower b;
+    const long pools = gen.pick(0, 4);
+    for (long k = 0; k < pools; ++k) {
+      CompiledPool p = gen.pool(t_ms);
+      p.index = static_cast<SeriesId>(gen.pick(0, 2));
+      b.pools.push_back(p);
+    }
+    const auto variants = static_cast<std::size_t>(gen.pick(1, 9));
+    std::vector<std::vector<double>> values(variants);
+    for (auto& v : values) {
+      for (int sid = 0; sid < 3; ++sid) v.push_back(gen.chance(0.2) ? 0.0 : gen.range(0, 4));
+    }
+    for (const Valuer* valuer : {&valuers.best, &valuers.baseline}) {
+      std::vector<SlowTerms> got(variants);
+      for (auto& s : got) s.gpu_fwd12_usd = 7.0;  // overwritten
+      valuer->value_pools(b, values, t_ms, got);
+      for (std::size_t v = 0; v < variants; ++v) {
+        SlowTerms want;
+        for (const auto& p : b.pools) {
+          const PoolValue pv = reference_value_pool(p, values[v][p.index], t_ms, valuers.model());
+          want.gpu_mark_usd += pv.mark_usd;
+          want.gpu_liquidation_usd += pv.liquidation_usd;
+          want.gpu_fwd12_usd += pv.fwd12_usd;
+        }
+        INFO("pools ", pools, " variant ", v, " of ", variants, valuer == &valuers.best ? " best" : " baseline");
+        CHECK(bits(got[v].gpu_mark_usd) == bits(want.gpu_mark_usd));
+        CHECK(bits(got[v].gpu_liquidation_usd) == bits(want.gpu_liquidation_usd));
+        CHECK(bits(got[v].gpu_fwd12_usd) == bits(want.gpu_fwd12_usd));
+      }
+    }
   }
 }

@@ -3,6 +3,7 @@
 // levels. Pure functions over a borrower compiled against a SeriesCatalog and
 // a dense array of series values (indexed by SeriesId). Thread-safe: a
 // Valuer is immutable after construction.
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <span>
@@ -134,7 +135,11 @@ struct BreachLevels {
 
 class Valuer {
  public:
-  explicit Valuer(const ModelParams& model);
+  /// Which vector instructions the GPU pool loops use: `best` takes AVX where
+  /// the CPU has it, `baseline` only SSE2. Both give bit-identical results.
+  enum class Simd : std::uint8_t { best, baseline };
+
+  explicit Valuer(const ModelParams& model, Simd simd = Simd::best);
 
   [[nodiscard]] const ModelParams& model() const { return model_; }
 
@@ -153,6 +158,12 @@ class Valuer {
 
   /// Sets the GPU part of `slow` (mark, liquidation, fwd12 over all pools).
   void value_pools(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms, SlowTerms& slow) const;
+  /// value_pools for every market variant at once: slow[v] gets exactly what
+  /// value_pools(b, values[v], t_ms, slow[v]) sets (slow.size() variants).
+  /// Faster: each pool's schedule is computed once and the variants' month
+  /// sums run side by side.
+  void value_pools(const CompiledBorrower& b, std::span<const std::vector<double>> values, TimeMs t_ms,
+                   std::span<SlowTerms> slow) const;
 
   [[nodiscard]] SlowTerms slow_terms(const CompiledBorrower& b, std::span<const double> values,
                                      TimeMs t_ms) const;
@@ -178,6 +189,7 @@ class Valuer {
   std::vector<double> decay_;     // (1 - g)^(m/12)
   std::vector<double> discount_;  // (1 + d)^(m/12)
   bool decay_nonincreasing_ = true;  // decay_[m + 1] <= decay_[m]: a pool's spot margin never rises again
+  bool use_avx_ = false;
 };
 
 /// Shock of one series under one scenario.
