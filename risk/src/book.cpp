@@ -148,7 +148,7 @@ bool Book::revalue_one(std::size_t i) {
   const CompiledBorrower& b = borrowers_[i];
   SlowTerms* slow = slow_.data() + i * variants;
   if (gpu_valid_[i] == 0) {
-    for (std::size_t v = 0; v < variants; ++v) valuer_.value_pools(b, values_[v], t_ms_, slow[v]);
+    valuer_.value_pools(b, values_, t_ms_, std::span<SlowTerms>(slow, variants));  // all variants at once
     gpu_valid_[i] = 1;
   }
   if (ds_valid_[i] == 0) {
