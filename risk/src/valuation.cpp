@@ -261,7 +261,8 @@ long contracted_months(double contract_months, long months_left) {
 
 /// CF_m (and with `discount`, CF_m / discount_m) for months 1..months
 /// (months <= k_fast_months); returns the month after which every CF_m is ±0.0.
-long fill_months(bool avx, const double* decay, const double* discount, bool decay_nonincreasing, const CompiledPool& pool,
+long fill_months(bool avx, const double* decay, const double* discount, bool decay_nonincreasing,
+                 const CompiledPool& pool,
                  const PoolSchedule& s, double rent_usd_per_gpu_hour, long months, double* cf_usd,
                  double* discounted_usd) {
   const long kc = contracted_months(s.contract_months, months);
@@ -332,7 +333,8 @@ constexpr std::size_t k_max_jobs = 4;  // pools valued side by side
 
 /// Sets *job.out for up to k_max_jobs jobs.
 void value_jobs(const MonthTables& t, const PoolJob* jobs, std::size_t n) {
-  const bool fast = std::all_of(jobs, jobs + n, [](const PoolJob& j) { return j.schedule.months_left <= k_fast_months; });
+  const bool fast =
+      std::all_of(jobs, jobs + n, [](const PoolJob& j) { return j.schedule.months_left <= k_fast_months; });
   if (!fast) {
     for (std::size_t j = 0; j < n; ++j) {
       *jobs[j].out = value_pool_by_month(*jobs[j].pool, jobs[j].schedule, jobs[j].rent_usd_per_gpu_hour, *t.model,

@@ -46,6 +46,11 @@ std::uint64_t bits(double x) { return std::bit_cast<std::uint64_t>(x); }
 constexpr double k_month_ms = 30.4375 * 86400000.0;
 const TimeMs k_t0 = *parse_date("2025-12-19");
 
+/// `months` whole months of METHODOLOGY.md's 30.4375 days, in ms.
+TimeMs whole_months(long months) {
+  return static_cast<TimeMs>(std::llround(static_cast<double>(months) * k_month_ms));
+}
+
 /// Random pools over the cases that matter for exactness: lives ending within
 /// a few months, around the vector path's limit (120 months), beyond the tables
 /// (1,200 months); contracts ended, ending on a whole month, ending after the
@@ -76,14 +81,14 @@ struct PoolGen {
     p.utilization = chance(0.05) ? 0.0 : chance(0.1) ? 1.0 : u01();
     p.opex_usd_per_gpu_hour = chance(0.1) ? 0.0 : range(0, 2);
     p.useful_life_months = life_months();
-    p.in_service_ms = chance(0.3) ? t_ms - static_cast<TimeMs>(std::llround(static_cast<double>(pick(-10, 80)) * k_month_ms))
-                                  : t_ms - static_cast<TimeMs>(range(-200, 2500)) * k_ms_per_day;
+    const TimeMs service_days_ms = static_cast<TimeMs>(range(-200, 2500)) * k_ms_per_day;
+    p.in_service_ms = t_ms - (chance(0.3) ? whole_months(pick(-10, 80)) : service_days_ms);
     if (chance(0.5)) {
       p.has_contract = true;
       p.contract_gpus = chance(0.1) ? p.count : std::floor(p.count * u01());
       p.contract_usd_per_gpu_hour = chance(0.1) ? p.opex_usd_per_gpu_hour * range(0, 1) : range(0.5, 4);
-      p.contract_end_ms = chance(0.3) ? t_ms + static_cast<TimeMs>(std::llround(static_cast<double>(pick(-3, 90)) * k_month_ms))
-                                      : t_ms + static_cast<TimeMs>(range(-100, 2400)) * k_ms_per_day;
+      const TimeMs contract_days_ms = static_cast<TimeMs>(range(-100, 2400)) * k_ms_per_day;
+      p.contract_end_ms = t_ms + (chance(0.3) ? whole_months(pick(-3, 90)) : contract_days_ms);
     }
     p.liquidation_factor = range(0.05, 1.0);
     return p;
@@ -120,7 +125,8 @@ struct PoolGen {
 struct Valuers {
   Valuer best;
   Valuer baseline;
-  explicit Valuers(const ModelParams& model) : best(model, Valuer::Simd::best), baseline(model, Valuer::Simd::baseline) {}
+  explicit Valuers(const ModelParams& model)
+      : best(model, Valuer::Simd::best), baseline(model, Valuer::Simd::baseline) {}
   [[nodiscard]] const ModelParams& model() const { return best.model(); }
 };
 
@@ -173,7 +179,7 @@ TEST_CASE("value_pool equals the METHODOLOGY loop for every remaining life 0..80
         p.has_contract = contract >= 0;
         p.contract_gpus = 400.0;
         p.contract_usd_per_gpu_hour = 2.5;
-        p.contract_end_ms = k_t0 + static_cast<TimeMs>(std::llround(static_cast<double>(contract) * k_month_ms));
+        p.contract_end_ms = k_t0 + whole_months(contract);
         p.liquidation_factor = 0.7;
         check_pool(valuer, p, rent, k_t0);
       }
