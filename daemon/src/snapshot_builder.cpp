@@ -13,22 +13,13 @@ namespace {
 constexpr std::size_t k_none = static_cast<std::size_t>(-1);
 
 /// Latest events of borrower i's firing rules, sorted by key; null when none.
-/// Written against CovenantAlerts' rule-state view so that it follows either
-/// form of its last-event accessor.
-template <typename CovenantAlertsT>
-AlertListPtr firing_of(const CovenantAlertsT& ca, const risk::Book& book, std::size_t i) {
+AlertListPtr firing_of(const alerts::CovenantAlerts& ca, const risk::Book& book, std::size_t i) {
   const auto& states = ca.states(i);
   AlertList out;
   for (std::size_t r = 0; r < states.size(); ++r) {
     if (!states[r].firing) continue;
-    if constexpr (requires {
-                    ca.last_event(i, r, book.borrowers()[i], book.scenarios(), book.config().alerting);
-                  }) {
-      if (auto ev = ca.last_event(i, r, book.borrowers()[i], book.scenarios(), book.config().alerting)) {
-        out.push_back(std::move(*ev));
-      }
-    } else {
-      out.push_back(ca.last_events(i)[r]);
+    if (auto ev = ca.last_event(i, r, book.borrowers()[i], book.scenarios(), book.config().alerting)) {
+      out.push_back(std::move(*ev));
     }
   }
   if (out.empty()) return nullptr;
