@@ -13,27 +13,20 @@
 #include "../daemon/test_support.hpp"
 #include "../support/http_client.hpp"
 #include "../support/process.hpp"
+#include "run_support.hpp"
 #include "riskd/feeds/kafka.hpp"
 
 using namespace std::chrono_literals;
 using riskd::test::Child;
+using riskd::test::Daemon;
 using riskd::test::http_request;
 using riskd::test::json_diff;
 using riskd::test::read_text;
 using riskd::test::source_path;
+using riskd::test::unique_name;
+using riskd::test::work_dir;
 
 namespace {
-
-std::string work_dir() {
-  const std::string dir = std::string(RISKD_BINARY_DIR) + "/tests/integration/work";
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-std::string unique_name(const std::string& base) {
-  static std::atomic<int> n{0};
-  return base + "-" + std::to_string(getpid()) + "-" + std::to_string(++n);
-}
 
 /// The vectors book plus Kafka and HTTP settings pointing at `bootstrap`.
 std::string write_config(const std::string& bootstrap, const std::string& group, const std::string& book_text) {
@@ -44,30 +37,6 @@ std::string write_config(const std::string& bootstrap, const std::string& group,
   return path;
 }
 
-struct Daemon {
-  std::unique_ptr<Child> child;
-  unsigned short port = 0;
-
-  void start(const std::string& config_path, const std::string& log) {
-    child = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "run", "--config", config_path}, log);
-    const auto line = child->read_line(15s);
-    REQUIRE_MESSAGE(line, "riskd run printed no URL; log: " << read_text(log));
-    port = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
-  }
-  riskd::test::HttpResponse get(const std::string& target) const { return http_request("127.0.0.1", port, "GET", target); }
-  /// Polls GET `target` until `pred(response)` or `timeout`.
-  template <typename Pred>
-  riskd::test::HttpResponse wait_for(const std::string& target, Pred pred, std::chrono::milliseconds timeout = 15s) const {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    riskd::test::HttpResponse r;
-    while (std::chrono::steady_clock::now() < deadline) {
-      r = get(target);
-      if (pred(r)) return r;
-      std::this_thread::sleep_for(50ms);
-    }
-    return r;
-  }
-};
 
 struct Fixture {
   std::string log = work_dir() + "/" + unique_name("log") + ".txt";
