@@ -549,7 +549,7 @@ class Session : public std::enable_shared_from_this<Session> {
           case Route::borrower: {
             const BorrowerView* b = valid_borrower_id(match.param) ? snap->find(match.param) : nullptr;
             if (b == nullptr) return error_reply(http::status::not_found, "unknown borrower");
-            return json_reply(http::status::ok, b->json);
+            return json_reply(http::status::ok, b->json());
           }
           case Route::alerts: return json_reply(http::status::ok, alerts_json(*snap));
           default: return json_reply(http::status::ok, series_json(*snap, wall_clock_ms()));

@@ -156,7 +156,8 @@ const std::vector<std::string>& borrower_lines(const BorrowerView& b) {
     std::vector<std::string> lines(k_borrower_families);
     const auto name = [](BorrowerFamily f) { return std::string_view(k_borrower_family_defs[f].name); };
     const risk::Figures& f = b.figures;
-    const std::string_view id = b.id;
+    const std::string_view id = b.id();
+    const ViewNames& names = *b.names;
     append_sample(lines[f_ltv], name(f_ltv), {{"borrower", id}}, f.ltv);
     append_sample(lines[f_liq_ltv], name(f_liq_ltv), {{"borrower", id}}, f.liquidation_ltv);
     append_sample(lines[f_dscr], name(f_dscr), {{"borrower", id}}, f.dscr);
@@ -164,10 +165,14 @@ const std::vector<std::string>& borrower_lines(const BorrowerView& b) {
     append_sample(lines[f_collateral], name(f_collateral), {{"basis", "liquidation"}, {"borrower", id}},
                   f.liquidation_usd);
     append_sample(lines[f_debt], name(f_debt), {{"borrower", id}}, f.debt_usd);
-    for (const auto& [series, level] : b.price_breach_usd) {
-      if (level) append_sample(lines[f_breach], name(f_breach), {{"borrower", id}, {"series", series}}, *level);
+    for (const auto& [sid, level] : b.breach.price_usd) {
+      if (level) {
+        append_sample(lines[f_breach], name(f_breach), {{"borrower", id}, {"series", names.series[sid]}}, *level);
+      }
     }
-    for (const auto& [scenario, ratios] : b.stress) {
+    for (std::size_t k = 0; k < b.stress.size(); ++k) {
+      const std::string_view scenario = names.scenarios[k];
+      const risk::StressRatios& ratios = b.stress[k];
       append_sample(lines[f_stress_ltv], name(f_stress_ltv), {{"borrower", id}, {"scenario", scenario}}, ratios.ltv);
       append_sample(lines[f_stress_dscr], name(f_stress_dscr), {{"borrower", id}, {"scenario", scenario}},
                     ratios.dscr);
@@ -187,7 +192,7 @@ const std::vector<std::string>& borrower_lines(const BorrowerView& b) {
 bool worse(const BorrowerView* a, const BorrowerView* b) {
   if (a->worst_severity != b->worst_severity) return a->worst_severity > b->worst_severity;
   if (a->breach_depth != b->breach_depth) return a->breach_depth > b->breach_depth;
-  return a->id < b->id;
+  return a->id() < b->id();
 }
 
 /// The borrowers whose per-borrower series are exported, and how many

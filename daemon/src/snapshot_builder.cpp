@@ -4,8 +4,6 @@
 #include <cmath>
 #include <numeric>
 
-#include "riskd/daemon/result_json.hpp"
-#include "riskd/risk/json_text.hpp"
 
 namespace riskd::daemon {
 namespace {
@@ -25,6 +23,25 @@ AlertListPtr firing_of(const alerts::CovenantAlerts& ca, const risk::Book& book,
   if (out.empty()) return nullptr;
   alerts::sort_by_key(out);
   return std::make_shared<const AlertList>(std::move(out));
+}
+
+/// True when firing_of(i) would give a list equal to `current` by
+/// same_alerts(), checked without building any event (no strings): the
+/// rules firing now, in key order (`rule_order`: rule indices sorted by
+/// name, so by key "id/rule"), must carry the seq of `current`'s events,
+/// position by position. A restored (pinned) event whose seq is not its
+/// state's answers false, and the caller builds the list.
+bool firing_unchanged(const alerts::CovenantAlerts& ca, std::size_t i, const AlertListPtr& current,
+                      const std::vector<std::uint32_t>& rule_order) {
+  const std::size_t have = current ? current->size() : 0;
+  std::size_t k = 0;
+  for (const std::uint32_t r : rule_order) {
+    if (!ca.firing(i, r)) continue;
+    if (k >= have) return false;
+    const alerts::AlertEvent& ev = (*current)[k++];
+    if (!ev.firing || ev.seq != ca.state(i, r).seq) return false;
+  }
+  return k == have;
 }
 
 bool same_alerts(const AlertListPtr& a, const AlertListPtr& b) {
@@ -56,28 +73,19 @@ bool id_key_less(const std::string& a, const std::string& b) {
   return ca < cb;
 }
 
-BorrowerViewPtr make_view(const Engine& e, std::size_t i, AlertListPtr firing) {
+/// Borrower i's view: numbers only (no text is formatted here; the JSON and
+/// metrics lines are rendered by the readers, snapshot.hpp).
+BorrowerViewPtr make_view(const Engine& e, std::size_t i, AlertListPtr firing, const ViewNamesPtr& names) {
   const risk::Book& book = e.book();
   const risk::CompiledBorrower& b = book.borrowers()[i];
   const risk::BorrowerResult& r = book.results()[i];
-  const auto& catalog = book.catalog();
   auto v = std::make_shared<BorrowerView>();
-  v->id = b.id;
+  v->names = names;
+  v->name_index = static_cast<std::uint32_t>(i);
   v->figures = r.figures;
-  std::vector<AlertRef> refs;
-  if (firing) {
-    refs.reserve(firing->size());
-    for (const auto& a : *firing) refs.push_back({a.rule, a.severity});
-  }
   v->firing = std::move(firing);
-  const risk::BreachLevels levels = book.valuer().breach_levels(b, book.values(), book.valuation_day(), r.figures);
-  risk::JsonText j;
-  write_borrower(j, book, i, refs, levels);
-  v->json = j.take();
-  v->price_breach_usd.reserve(levels.price_usd.size());
-  for (const auto& [sid, level] : levels.price_usd) v->price_breach_usd.emplace_back(catalog.state(sid).id, level);
-  v->stress.reserve(book.scenarios().size());
-  for (std::size_t k = 0; k < book.scenarios().size(); ++k) v->stress.emplace_back(book.scenarios()[k].name, r.stress[k]);
+  v->breach = book.valuer().breach_levels(b, book.values(), book.valuation_day(), r.figures);
+  v->stress.assign(r.stress.begin(), r.stress.end());
   v->stale = std::any_of(b.required_series.begin(), b.required_series.end(),
                          [&](risk::SeriesId sid) { return e.is_stale(sid); });
   // Rank for the metrics cap: worst severity firing, then how far the worst
@@ -183,6 +191,15 @@ void SnapshotBuilder::full(const Engine& e) {
   not_evaluated_.clear();
   borrower_alert_count_ = 0;
   auto layout = std::make_shared<BorrowerLayout>();
+  layout->ids.reserve(n);
+  layout->index.reserve(n);
+  auto names = std::make_shared<ViewNames>();
+  names->ids.reserve(n);
+  for (const auto& b : book.borrowers()) names->ids.push_back(b.id);
+  names->series.reserve(book.catalog().size());
+  for (risk::SeriesId sid = 0; sid < book.catalog().size(); ++sid) names->series.push_back(book.catalog().state(sid).id);
+  for (const auto& sc : book.scenarios()) names->scenarios.push_back(sc.name);
+  names_ = std::move(names);
   for (std::size_t i = 0; i < n; ++i) {
     firing_[i] = firing_of(e.covenant_alerts(), book, i);
     if (firing_[i]) borrower_alert_count_ += firing_[i]->size();
@@ -191,7 +208,7 @@ void SnapshotBuilder::full(const Engine& e) {
       not_evaluated_.push_back(b.id);
       continue;
     }
-    views_[i] = make_view(e, i, firing_[i]);
+    views_[i] = make_view(e, i, firing_[i], names_);
     ++last_rebuilt_;
     pos_[i] = list_.size();
     list_.push_back(views_[i]);
@@ -208,12 +225,21 @@ void SnapshotBuilder::full(const Engine& e) {
   for (std::size_t k = 0; k < n; ++k) alert_rank_[alert_order_[k]] = k;
   alert_chunks_.assign((n + ActiveAlerts::k_chunk - 1) / ActiveAlerts::k_chunk, nullptr);
   for (std::size_t c = 0; c < alert_chunks_.size(); ++c) rebuild_alert_chunk(c);
+  rule_order_.resize(alerts::k_fixed_rules + book.scenarios().size());
+  std::iota(rule_order_.begin(), rule_order_.end(), 0U);
+  std::sort(rule_order_.begin(), rule_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return alerts::rule_name(a, book.scenarios()) < alerts::rule_name(b, book.scenarios());
+  });
   series_stale_.assign(book.catalog().size(), 0);
   for (risk::SeriesId sid = 0; sid < series_stale_.size(); ++sid) series_stale_[sid] = e.is_stale(sid) ? 1 : 0;
 }
 
 void SnapshotBuilder::incremental(const Engine& e, std::vector<std::uint32_t> changed) {
   const risk::Book& book = e.book();
+  if (!names_ || names_->series.size() != book.catalog().size() || names_->scenarios.size() != book.scenarios().size()) {
+    full(e);  // the name tables no longer fit (not expected without a reshaped book)
+    return;
+  }
   last_full_ = false;
   last_rebuilt_ = 0;
   // Borrowers whose `stale` flips with a series' feed_stale (rare: a scan).
@@ -240,8 +266,9 @@ void SnapshotBuilder::incremental(const Engine& e, std::vector<std::uint32_t> ch
   }
   std::vector<std::size_t> dirty_chunks;
   for (const std::uint32_t i : changed) {
-    AlertListPtr firing = firing_of(e.covenant_alerts(), book, i);
-    if (!same_alerts(firing, firing_[i])) {
+    if (firing_unchanged(e.covenant_alerts(), i, firing_[i], rule_order_)) {
+      // the common case after a price tick: figures moved, alerts did not
+    } else if (AlertListPtr firing = firing_of(e.covenant_alerts(), book, i); !same_alerts(firing, firing_[i])) {
       borrower_alert_count_ -= firing_[i] ? firing_[i]->size() : 0;
       borrower_alert_count_ += firing ? firing->size() : 0;
       firing_[i] = std::move(firing);
@@ -253,7 +280,7 @@ void SnapshotBuilder::incremental(const Engine& e, std::vector<std::uint32_t> ch
       return;
     }
     if (!evaluated) continue;
-    views_[i] = make_view(e, i, firing_[i]);
+    views_[i] = make_view(e, i, firing_[i], names_);
     ++last_rebuilt_;
     list_.set(pos_[i], views_[i]);
   }

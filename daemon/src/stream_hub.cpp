@@ -9,7 +9,7 @@ std::vector<StreamMessage> stream_messages(const Snapshot* prev, const Snapshot&
     if (prev->layout && prev->layout == next.layout) return true;  // shared: the set and order are unchanged
     if (prev->borrowers.size() != next.borrowers.size()) return false;
     for (std::size_t i = 0; i < next.borrowers.size(); ++i) {
-      if (prev->borrowers[i].id != next.borrowers[i].id) return false;
+      if (prev->borrowers[i].id() != next.borrowers[i].id()) return false;
     }
     return true;
   };
@@ -27,7 +27,9 @@ std::vector<StreamMessage> stream_messages(const Snapshot* prev, const Snapshot&
     }
     const BorrowerViewPtr& now = next.borrowers.ptr(i);
     const BorrowerViewPtr& before = prev->borrowers.ptr(i);
-    if (now != before && now->json != before->json) out.push_back(std::make_shared<const std::string>(now->json));
+    // Judged on the numbers (no rendering); only a changed view is rendered,
+    // here, on the caller's (stream) thread.
+    if (now != before && !now->same_json(*before)) out.push_back(std::make_shared<const std::string>(now->json()));
   }
   return out;
 }

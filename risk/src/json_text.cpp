@@ -4,58 +4,77 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace riskd::risk {
 
 void append_number(std::string& out, double v) {
   if (!std::isfinite(v)) {
-    out += "null";
+    out.append("null", 4);
     return;
   }
   if (v == 0.0) {
-    out += std::signbit(v) ? "-0.0" : "0.0";
+    out.append(std::signbit(v) ? "-0.0" : "0.0");
     return;
   }
-  // Shortest round-trip digits, then laid out as Python's float repr does.
-  std::array<char, 64> buf{};
-  const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::scientific);
-  std::string_view sci(buf.data(), static_cast<std::size_t>(res.ptr - buf.data()));
-  const bool negative = sci.front() == '-';
-  if (negative) sci.remove_prefix(1);
-  const std::size_t e_pos = sci.find('e');
-  std::string digits;
-  for (const char c : sci.substr(0, e_pos)) {
-    if (c != '.') digits += c;
+  // Shortest round-trip digits ("d.ddde+XX"), then laid out as Python's
+  // float repr does, in a stack buffer appended once (no heap allocation).
+  std::array<char, 40> sci{};
+  const auto res = std::to_chars(sci.data(), sci.data() + sci.size(), v, std::chars_format::scientific);
+  const char* p = sci.data();
+  const char* const end = res.ptr;
+  const bool negative = *p == '-';
+  if (negative) ++p;
+  std::array<char, 20> digits{};  // at most 17 significant digits
+  int n = 0;
+  for (; p < end && *p != 'e'; ++p) {
+    if (*p != '.') digits[static_cast<std::size_t>(n++)] = *p;
   }
-  const int exponent = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
-  if (negative) out += '-';
-  const auto n = static_cast<int>(digits.size());
+  ++p;  // 'e'
+  const bool negative_exponent = *p == '-';
+  ++p;  // sign
+  int exponent = 0;
+  for (; p < end; ++p) exponent = exponent * 10 + (*p - '0');
+  if (negative_exponent) exponent = -exponent;
+
+  std::array<char, 48> buf{};  // longest: "-0.0000" + 17 digits, or "-d." + 16 digits + "e-308"
+  char* o = buf.data();
+  const auto put = [&o](const char* s, int count) {
+    std::memcpy(o, s, static_cast<std::size_t>(count));
+    o += count;
+  };
+  const auto zeros = [&o](int count) {
+    std::memset(o, '0', static_cast<std::size_t>(count));
+    o += count;
+  };
+  if (negative) *o++ = '-';
   if (exponent >= -4 && exponent < 16) {
     if (exponent < 0) {
-      out += "0.";
-      out.append(static_cast<std::size_t>(-exponent - 1), '0');
-      out += digits;
+      put("0.", 2);
+      zeros(-exponent - 1);
+      put(digits.data(), n);
     } else if (exponent + 1 >= n) {
-      out += digits;
-      out.append(static_cast<std::size_t>(exponent + 1 - n), '0');
-      out += ".0";
+      put(digits.data(), n);
+      zeros(exponent + 1 - n);
+      put(".0", 2);
     } else {
-      out += digits.substr(0, static_cast<std::size_t>(exponent + 1));
-      out += '.';
-      out += digits.substr(static_cast<std::size_t>(exponent + 1));
+      put(digits.data(), exponent + 1);
+      *o++ = '.';
+      put(digits.data() + exponent + 1, n - exponent - 1);
     }
   } else {
-    out += digits[0];
+    *o++ = digits[0];
     if (n > 1) {
-      out += '.';
-      out += digits.substr(1);
+      *o++ = '.';
+      put(digits.data() + 1, n - 1);
     }
-    out += 'e';
-    out += exponent < 0 ? '-' : '+';
+    *o++ = 'e';
+    *o++ = exponent < 0 ? '-' : '+';
     const int a = std::abs(exponent);
-    if (a < 10) out += '0';
-    out += std::to_string(a);
+    if (a < 10) *o++ = '0';
+    o = std::to_chars(o, buf.data() + buf.size(), a).ptr;
   }
+  out.append(buf.data(), static_cast<std::size_t>(o - buf.data()));
 }
 
 std::string format_number(double v) {
@@ -66,8 +85,13 @@ std::string format_number(double v) {
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  // Runs of characters that need no escape are appended as blocks.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -76,17 +100,14 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          static constexpr char k_hex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += k_hex[c >> 4];
-          out += k_hex[c & 0xF];
-        } else {
-          out += ch;
-        }
+      default: {
+        static constexpr char k_hex[] = "0123456789abcdef";
+        const char esc[6] = {'\\', 'u', '0', '0', k_hex[c >> 4], k_hex[c & 0xF]};
+        out.append(esc, 6);
+      }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 

@@ -27,6 +27,7 @@
 #include "riskd/daemon/engine.hpp"
 #include "riskd/daemon/metrics.hpp"
 #include "riskd/daemon/snapshot_builder.hpp"
+#include "riskd/daemon/stream_hub.hpp"
 
 using namespace riskd;
 using Clock = std::chrono::steady_clock;
@@ -374,7 +375,14 @@ int main(int argc, char** argv) {
       std::vector<double> scratch_s;
       std::vector<double> incr_s;
       std::vector<double> idle_s;
+      std::vector<double> scratch_render_s;  // result_document of the scratch snapshot: renders all N views
+      std::vector<double> stream_s;          // stream diff after the incremental build: renders the changed views
+      std::vector<double> doc_s;             // then the result document (the rest were rendered before)
+      std::vector<double> release_s;         // releasing the previous snapshot (rendered views)
+      std::vector<double> refresh_s;         // Engine::refresh_results alone (part of each build)
       std::size_t rebuilt = 0;
+      std::size_t messages = 0;
+      std::size_t doc_bytes = 0;
       double p = 88000.0;
       risk::TimeMs ts = k_t0 + 1000;
       auto btc_tick = [&] {
@@ -387,15 +395,39 @@ int main(int argc, char** argv) {
         c0 = thread_cpu_seconds();
         daemon::SnapshotPtr scratch = daemon::build_snapshot(e, 0, 0);
         scratch_s.push_back(thread_cpu_seconds() - c0);
+        c0 = thread_cpu_seconds();
+        doc_bytes = scratch->result_document().size();
+        scratch_render_s.push_back(thread_cpu_seconds() - c0);
         scratch.reset();
         btc_tick();
         // The previous snapshot is released outside the timed part, as the
-        // live service releases it after the pointer swap.
+        // live service releases it after the pointer swap. The build's first
+        // step, Engine::refresh_results() (revaluing the borrowers the tick
+        // moved), is timed apart: called first, it leaves the build nothing
+        // to revalue; the build's figure is the sum.
+        c0 = thread_cpu_seconds();
+        e.refresh_results();
+        const double refresh = thread_cpu_seconds() - c0;
+        refresh_s.push_back(refresh);
         c0 = thread_cpu_seconds();
         daemon::SnapshotPtr next = builder.build(e, static_cast<std::uint64_t>(r + 2), 0);
-        incr_s.push_back(thread_cpu_seconds() - c0);
+        incr_s.push_back(refresh + thread_cpu_seconds() - c0);
         rebuilt = builder.last_rebuilt();
+        // The first readers, which in the service run off the engine thread:
+        // the stream's diff renders the changed views, then the result
+        // document renders any view not rendered yet.
+        c0 = thread_cpu_seconds();
+        messages = daemon::stream_messages(snap.get(), *next).size();
+        stream_s.push_back(thread_cpu_seconds() - c0);
+        c0 = thread_cpu_seconds();
+        doc_bytes = next->result_document().size();
+        doc_s.push_back(thread_cpu_seconds() - c0);
+        // Releasing the previous snapshot frees the views it alone held
+        // (rendered ones with their text): the live service does this on the
+        // engine thread when no reader still holds that snapshot.
+        c0 = thread_cpu_seconds();
         snap = std::move(next);
+        release_s.push_back(thread_cpu_seconds() - c0);
         c0 = thread_cpu_seconds();
         next = builder.build(e, static_cast<std::uint64_t>(r + 2), 0);  // nothing changed since
         idle_s.push_back(thread_cpu_seconds() - c0);
@@ -406,9 +438,15 @@ int main(int argc, char** argv) {
       std::printf(
           "| G. publication after a BTC tick, %zu borrowers: incremental SnapshotBuilder (%zu views rebuilt) | %.0f ms "
           "| from scratch (build_snapshot): %.0f ms | CPU, median of %d; first build %.0f ms; no change since the "
-          "last build: %.2f ms |\n",
+          "last build: %.2f ms; of each build, Engine::refresh_results alone: %.0f ms |\n",
           n, rebuilt, bench::median(incr_s) * 1e3, bench::median(scratch_s) * 1e3, std::max(runs, 3), first_s * 1e3,
-          bench::median(idle_s) * 1e3);
+          bench::median(idle_s) * 1e3, bench::median(refresh_s) * 1e3);
+      std::printf(
+          "| G. first readers after that build, %zu borrowers (off the engine thread): stream diff rendering the %zu "
+          "changed views | %.0f ms, then the result document %.0f ms (%.1f MB) | rendering all %zu views of the scratch "
+          "snapshot: %.0f ms | CPU, median of %d; releasing the previous (rendered) snapshot: %.1f ms |\n",
+          n, messages, bench::median(stream_s) * 1e3, bench::median(doc_s) * 1e3, static_cast<double>(doc_bytes) / 1e6,
+          n, bench::median(scratch_render_s) * 1e3, std::max(runs, 3), bench::median(release_s) * 1e3);
       auto render = [&](config::BorrowerSeries mode, std::size_t& bytes, double& first_render_s) {
         daemon::Metrics metrics([&] { return snap; }, mode);
         std::vector<double> t;

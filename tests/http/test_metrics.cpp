@@ -175,15 +175,14 @@ SnapshotPtr snapshot_with_alerting(std::size_t n) {
   std::vector<riskd::daemon::BorrowerViewPtr> views{s->borrowers.ptr(0), s->borrowers.ptr(1)};
   for (std::size_t k = 0; k < n; ++k) {
     auto v = riskd::test::copy_view(s->borrowers[1]);
-    v->id = "al-" + std::to_string(k);
+    riskd::test::set_id(*v, "al-" + std::to_string(k));
     const bool critical = k % 3 == 0;
     const std::string rule = critical ? "ltv_breach" : "ltv_warning";
     const auto severity = critical ? riskd::alerts::Severity::critical : riskd::alerts::Severity::warning;
     v->firing = std::make_shared<const riskd::daemon::AlertList>(riskd::daemon::AlertList{
-        riskd::test::firing_event(v->id + "/" + rule, v->id, rule, severity, 0.9, 0.8)});
+        riskd::test::firing_event(v->id() + "/" + rule, v->id(), rule, severity, 0.9, 0.8)});
     v->worst_severity = severity;
     v->breach_depth = 0.1 * static_cast<double>(k % 7 + 1);
-    v->json = riskd::test::borrower_json(*v);
     views.push_back(std::move(v));
   }
   riskd::test::set_borrowers(*s, views);

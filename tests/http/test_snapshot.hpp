@@ -16,11 +16,14 @@ namespace riskd::test {
 
 inline constexpr risk::TimeMs k_event_time_ms = 1'766'138'400'123;  // 2025-12-19T10:00:00.123Z
 
+/// The borrower object of a view written independently of BorrowerView::json
+/// (with JsonText, as write_borrower does): the tests' expected text.
 inline std::string borrower_json(const daemon::BorrowerView& b) {
   risk::JsonText out;
   const risk::Figures& f = b.figures;
+  const daemon::ViewNames& names = *b.names;
   out.begin_object();
-  out.key("id").string(b.id);
+  out.key("id").string(b.id());
   out.key("ltv").number(f.ltv);
   out.key("liquidation_ltv").number(f.liquidation_ltv);
   out.key("dscr").number(f.dscr);
@@ -35,11 +38,14 @@ inline std::string borrower_json(const daemon::BorrowerView& b) {
   out.key("liquidation_usd").number(f.liquidation_usd);
   out.end_object();
   out.key("breach").begin_object().key("price").begin_object();
-  for (const auto& [series, level] : b.price_breach_usd) out.key(series).number(level);
-  out.end_object().key("gpu_index").begin_object().end_object().key("spread_bps").null().end_object();
+  for (const auto& [sid, level] : b.breach.price_usd) out.key(names.series[sid]).number(level);
+  out.end_object().key("gpu_index").begin_object();
+  for (const auto& [sid, level] : b.breach.gpu_index_usd_per_gpu_hour) out.key(names.series[sid]).number(level);
+  out.end_object().key("spread_bps").number(b.breach.spread_bps).end_object();
   out.key("stress").begin_object();
-  for (const auto& [name, r] : b.stress) {
-    out.key(name).begin_object();
+  for (std::size_t k = 0; k < b.stress.size(); ++k) {
+    const risk::StressRatios& r = b.stress[k];
+    out.key(names.scenarios[k]).begin_object();
     out.key("ltv").number(r.ltv).key("liquidation_ltv").number(r.liquidation_ltv).key("dscr").number(r.dscr);
     out.end_object();
   }
@@ -68,13 +74,37 @@ inline alerts::AlertEvent firing_event(std::string key, std::string borrower, st
   return e;
 }
 
-/// A copy of `v` (without its metrics cache) that the caller may edit.
+/// Name tables of a hand-built view: its id and the series and scenario
+/// names its breach levels and stress ratios refer to by index.
+inline daemon::ViewNamesPtr view_names(std::string id, std::vector<std::string> series,
+                                       std::vector<std::string> scenarios) {
+  auto n = std::make_shared<daemon::ViewNames>();
+  n->ids = {std::move(id)};
+  n->series = std::move(series);
+  n->scenarios = std::move(scenarios);
+  return n;
+}
+
+/// Gives view `v` the id `id` (new name tables, the same series and scenarios).
+inline void set_id(daemon::BorrowerView& v, std::string id) {
+  v.names = view_names(std::move(id), v.names->series, v.names->scenarios);
+  v.name_index = 0;
+}
+
+/// Renames scenario `k` of view `v` (new name tables).
+inline void set_scenario_name(daemon::BorrowerView& v, std::size_t k, std::string name) {
+  auto n = std::make_shared<daemon::ViewNames>(*v.names);
+  n->scenarios.at(k) = std::move(name);
+  v.names = std::move(n);
+}
+
+/// A copy of `v` (without its rendered caches) that the caller may edit.
 inline std::shared_ptr<daemon::BorrowerView> copy_view(const daemon::BorrowerView& v) {
   auto c = std::make_shared<daemon::BorrowerView>();
-  c->id = v.id;
-  c->json = v.json;
+  c->names = v.names;
+  c->name_index = v.name_index;
   c->figures = v.figures;
-  c->price_breach_usd = v.price_breach_usd;
+  c->breach = v.breach;
   c->stress = v.stress;
   c->firing = v.firing;
   c->stale = v.stale;
@@ -107,7 +137,7 @@ inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
 
   auto a_ptr = std::make_shared<daemon::BorrowerView>();
   daemon::BorrowerView& a = *a_ptr;
-  a.id = "miner-a";
+  a.names = view_names("miner-a", {"BTC-USD", "ETH-USD"}, {"btc_crash", "correlation_convergence"});
   a.figures.ltv = 0.6675;
   a.figures.liquidation_ltv = 0.95;
   a.figures.dscr = 1.41;
@@ -119,8 +149,8 @@ inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
   a.figures.cash_usd = 2.5e7;
   a.figures.mark_usd = 1.975e9;
   a.figures.liquidation_usd = 1.3e9;
-  a.price_breach_usd = {{"BTC-USD", 54000.0}, {"ETH-USD", std::nullopt}};
-  a.stress = {{"btc_crash", {0.9, 1.4, 0.8}}, {"correlation_convergence", {0.95, 1.5, 0.7}}};
+  a.breach.price_usd = {{0, 54000.0}, {1, std::nullopt}};
+  a.stress = {{0.9, 1.4, 0.8}, {0.95, 1.5, 0.7}};
   a.firing = std::make_shared<const daemon::AlertList>(daemon::AlertList{
       firing_event("miner-a/ltv_warning", "miner-a", "ltv_warning", alerts::Severity::warning, 0.6675, 0.65)});
   a.worst_severity = alerts::Severity::warning;
@@ -128,7 +158,7 @@ inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
 
   auto b_ptr = std::make_shared<daemon::BorrowerView>();
   daemon::BorrowerView& b = *b_ptr;
-  b.id = "gpu-b";
+  b.names = view_names("gpu-b", {"GPU-H100-USD-HR"}, {"correlation_convergence"});
   b.figures.ltv = 0.25;
   b.figures.liquidation_ltv = 0.4;
   b.figures.dscr = risk::k_infinity;  // no debt service
@@ -136,11 +166,10 @@ inline std::shared_ptr<daemon::Snapshot> make_snapshot(bool ready = true) {
   b.figures.gpu_usd = 4e8;
   b.figures.mark_usd = 4e8;
   b.figures.liquidation_usd = 2.5e8;
-  b.stress = {{"correlation_convergence", {0.5, 0.8, risk::k_infinity}}};
+  b.breach.gpu_index_usd_per_gpu_hour = {{0, 1.05}};
+  b.stress = {{0.5, 0.8, risk::k_infinity}};
   b.stale = true;
 
-  a.json = borrower_json(a);
-  b.json = borrower_json(b);
   s->borrowers = daemon::BorrowerList({a_ptr, b_ptr});
   auto layout = std::make_shared<daemon::BorrowerLayout>();
   layout->ids = {"miner-a", "gpu-b"};

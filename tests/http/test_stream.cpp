@@ -40,6 +40,7 @@ namespace json = boost::json;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 using riskd::daemon::ApiBackend;
+using riskd::daemon::BorrowerView;
 using riskd::daemon::HttpServer;
 using riskd::daemon::HttpServerOptions;
 using riskd::daemon::Snapshot;
@@ -171,13 +172,21 @@ class WsClient {
   beast::flat_buffer buffer_;
 };
 
-/// The test snapshot with miner-a's JSON replaced by `{"id": "miner-a", "k": k, "pad": ...}`.
+/// The test snapshot with miner-a's debt_usd set to `k` and, with
+/// `pad_bytes`, its second scenario renamed to that many characters (a
+/// larger JSON object).
 std::shared_ptr<Snapshot> snapshot_with(int k, std::size_t pad_bytes = 0) {
   auto s = riskd::test::make_snapshot();
   s->version = static_cast<std::uint64_t>(100 + k);
-  riskd::test::edit_borrower(*s, 0).json =
-      R"({"id": "miner-a", "k": )" + std::to_string(k) + R"(, "pad": ")" + std::string(pad_bytes, 'x') + "\"}";
+  BorrowerView& a = riskd::test::edit_borrower(*s, 0);
+  a.figures.debt_usd = k;
+  if (pad_bytes > 0) riskd::test::set_scenario_name(a, 1, std::string(pad_bytes, 'x'));
   return s;
+}
+
+/// The `k` of snapshot_with() in a borrower object.
+int k_of(const json::value& borrower) {
+  return static_cast<int>(borrower.at("debt_usd").as_double());
 }
 
 /// A raw HTTP exchange (the stream route answers plain requests too).
@@ -214,18 +223,19 @@ TEST_CASE("stream_messages: only the borrowers whose JSON changed, in book order
   auto next = riskd::test::make_snapshot();
   CHECK(riskd::daemon::stream_messages(prev.get(), *next).empty());
 
-  riskd::test::edit_borrower(*next, 1).json = R"({"id": "gpu-b", "ltv": 0.3})";
-  riskd::test::edit_borrower(*next, 0).json = R"({"id": "miner-a", "ltv": 0.7})";
+  riskd::test::edit_borrower(*next, 1).figures.ltv = 0.3;
+  riskd::test::edit_borrower(*next, 0).figures.ltv = 0.7;
   const auto both = riskd::daemon::stream_messages(prev.get(), *next);
   REQUIRE(both.size() == 2);
-  CHECK(*both[0] == next->borrowers[0].json);
-  CHECK(*both[1] == next->borrowers[1].json);
+  CHECK(*both[0] == next->borrowers[0].json());
+  CHECK(*both[1] == next->borrowers[1].json());
+  CHECK(json::parse(*both[1]).at("ltv") == 0.3);
 
   auto only_b = riskd::test::make_snapshot();
-  riskd::test::edit_borrower(*only_b, 1).json = R"({"id": "gpu-b", "ltv": 0.3})";
+  riskd::test::edit_borrower(*only_b, 1).figures.ltv = 0.3;
   const auto one = riskd::daemon::stream_messages(prev.get(), *only_b);
   REQUIRE(one.size() == 1);
-  CHECK(*one[0] == only_b->borrowers[1].json);
+  CHECK(*one[0] == only_b->borrowers[1].json());
 }
 
 TEST_CASE("stream_messages: a borrower added, removed or reordered resends the whole document") {
@@ -236,7 +246,7 @@ TEST_CASE("stream_messages: a borrower added, removed or reordered resends the w
   riskd::test::set_borrowers(*reordered, {reordered->borrowers.ptr(1), reordered->borrowers.ptr(0)});
   auto added = riskd::test::make_snapshot();
   auto waiting = riskd::test::copy_view(added->borrowers[0]);
-  waiting->id = "waiting-c";
+  riskd::test::set_id(*waiting, "waiting-c");
   riskd::test::set_borrowers(*added, {added->borrowers.ptr(0), added->borrowers.ptr(1), waiting});
   for (const auto& next : {removed, reordered, added}) {
     const auto messages = riskd::daemon::stream_messages(prev.get(), *next);
@@ -287,13 +297,13 @@ TEST_CASE("stream: the first message is the result document, later ones the chan
     f.backend.publish(snapshot_with(k));
     const json::value m = c.read_json();
     CHECK(m.at("id") == "miner-a");
-    CHECK(m.at("k") == k);  // gpu-b did not change: never re-sent, so the next message is miner-a again
+    CHECK(k_of(m) == k);  // gpu-b did not change: never re-sent, so the next message is miner-a again
   }
   // gpu-b changes alone: only gpu-b comes.
   auto s = snapshot_with(3);
-  riskd::test::edit_borrower(*s, 1).json = R"({"id": "gpu-b", "ltv": 0.5})";
+  riskd::test::edit_borrower(*s, 1).figures.ltv = 0.5;
   f.backend.publish(s);
-  CHECK(c.read_json() == json::parse(s->borrowers[1].json));
+  CHECK(c.read_json() == json::parse(s->borrowers[1].json()));
   // The borrower set changes: the whole document again.
   auto smaller = snapshot_with(4);
   riskd::test::set_borrowers(*smaller, {smaller->borrowers.ptr(0)});
@@ -324,13 +334,13 @@ TEST_CASE("stream: a late client starts from the current document, not from old 
   WsClient early(f.server->port());
   early.read_json();
   f.backend.publish(snapshot_with(1));
-  CHECK(early.read_json().at("k") == 1);
+  CHECK(k_of(early.read_json()) == 1);
   WsClient late(f.server->port());
   const json::value doc = late.read_json();
-  CHECK(doc.at("borrowers").at(0).at("k") == 1);
+  CHECK(k_of(doc.at("borrowers").at(0)) == 1);
   f.backend.publish(snapshot_with(2));
-  CHECK(late.read_json().at("k") == 2);
-  CHECK(early.read_json().at("k") == 2);
+  CHECK(k_of(late.read_json()) == 2);
+  CHECK(k_of(early.read_json()) == 2);
 }
 
 TEST_CASE("stream: a plain GET gets 426 and a cross-origin upgrade 403") {
@@ -377,7 +387,7 @@ TEST_CASE("stream: a slow client is dropped with 1008 while a fast one gets ever
     const auto start = std::chrono::steady_clock::now();
     f.backend.publish(snapshot_with(k, pad));
     const json::value m = fast.read_json();
-    REQUIRE(m.at("k") == k);  // in order, none missing
+    REQUIRE(k_of(m) == k);  // in order, none missing
     worst = std::max(worst, std::chrono::steady_clock::now() - start);
   }
   INFO("updates sent: " << k);
@@ -386,7 +396,7 @@ TEST_CASE("stream: a slow client is dropped with 1008 while a fast one gets ever
   CHECK(worst < 5s);
   // The fast client keeps getting updates after the drop.
   f.backend.publish(snapshot_with(k + 1, pad));
-  CHECK(fast.read_json().at("k") == k + 1);
+  CHECK(k_of(fast.read_json()) == k + 1);
 
   // The slow client reads what was buffered, then the stream ends: a 1008
   // close frame if it could still be sent, else the socket closed.

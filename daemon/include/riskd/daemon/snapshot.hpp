@@ -1,8 +1,9 @@
 #pragma once
 // An immutable picture of the engine's state, published by the engine thread
 // (the single writer) and read by the HTTP server, the metrics exposition and
-// the WebSocket stream without locks on the risk state. Pre-serialized JSON
-// where readers only forward it.
+// the WebSocket stream without locks on the risk state. Borrower views hold
+// numbers; their JSON and metrics text are rendered lazily by the readers
+// (BorrowerView::json), never by the engine thread.
 //
 // Publication is incremental (snapshot_builder.hpp): a BorrowerView is built
 // once and shared, by pointer, by every snapshot until that borrower's
@@ -10,6 +11,7 @@
 // that a publication copies O(changed borrowers + N / chunk) pointers. Two
 // snapshots holding the same view pointer hold the same borrower picture.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -27,12 +29,29 @@ namespace riskd::daemon {
 using AlertList = std::vector<alerts::AlertEvent>;
 using AlertListPtr = std::shared_ptr<const AlertList>;
 
+/// The names a borrower view refers to by index: built once per book layout
+/// (a full build), shared by every view built from it, immutable.
+struct ViewNames {
+  std::vector<std::string> ids;        // borrower ids, by BorrowerView::name_index (book index)
+  std::vector<std::string> series;     // series ids, by risk::SeriesId
+  std::vector<std::string> scenarios;  // stress scenario names, by scenario index
+};
+using ViewNamesPtr = std::shared_ptr<const ViewNames>;
+
+/// One borrower's picture: numbers only, built on the engine thread in
+/// O(rules + series + scenarios) without formatting any text. Its JSON object
+/// and its metrics lines are rendered lazily, by the first reader that needs
+/// them (HTTP handler, metrics scrape, stream publisher), once per view; a
+/// view is immutable once published apart from those caches, which are
+/// thread-safe (std::call_once). Not copyable (the caches' flags).
 struct BorrowerView {
-  std::string id;
-  std::string json;  // the borrower object of the result document (INTERFACES.md)
+  ViewNamesPtr names;           // never null in a published view
+  std::uint32_t name_index = 0;  // this borrower's id: names->ids[name_index]
   risk::Figures figures;
-  std::vector<std::pair<std::string, std::optional<double>>> price_breach_usd;  // series -> level
-  std::vector<std::pair<std::string, risk::StressRatios>> stress;              // scenario -> ratios
+  /// Breach levels (Valuer::breach_levels): price per crypto series, GPU
+  /// index per GPU series (ids in names->series), spread; nullopt = undefined.
+  risk::BreachLevels breach;
+  std::vector<risk::StressRatios> stress;  // [scenario index] (names in names->scenarios)
   AlertListPtr firing;  // alerts firing now for this borrower, sorted by key; null when none
   bool stale = false;   // depends on a series with a firing feed_stale
   /// Rank among alerting borrowers (metrics cap): the worst severity firing,
@@ -41,14 +60,34 @@ struct BorrowerView {
   alerts::Severity worst_severity = alerts::Severity::info;
   double breach_depth = 0.0;
 
+  BorrowerView() = default;
+  BorrowerView(const BorrowerView&) = delete;
+  BorrowerView& operator=(const BorrowerView&) = delete;
+
+  [[nodiscard]] const std::string& id() const { return names->ids[name_index]; }
   /// The firing alerts (empty when none).
   [[nodiscard]] const AlertList& firing_alerts() const;
   [[nodiscard]] bool alerting() const { return firing && !firing->empty(); }
+
+  /// The borrower object of the result document (INTERFACES.md), one line,
+  /// byte for byte what write_borrower() writes with indent 0. Rendered at
+  /// the first call (by whichever thread makes it) and cached; thread-safe.
+  [[nodiscard]] const std::string& json() const;
+  /// True once json() has rendered (tests: publication itself renders none).
+  [[nodiscard]] bool json_rendered() const { return json_rendered_.load(std::memory_order_acquire); }
+  /// True when json() of both views is the same text, judged on the numbers
+  /// and names without rendering either (stream diffs). Cost O(fields).
+  [[nodiscard]] bool same_json(const BorrowerView& other) const;
 
   /// Cache of the metrics exposition (metrics.cpp): this borrower's sample
   /// lines per family, rendered at the first scrape that exports it.
   mutable std::once_flag metric_lines_once;
   mutable std::vector<std::string> metric_lines;
+
+ private:
+  mutable std::once_flag json_once_;
+  mutable std::string json_;
+  mutable std::atomic<bool> json_rendered_{false};
 };
 
 using BorrowerViewPtr = std::shared_ptr<const BorrowerView>;
@@ -153,7 +192,8 @@ struct Snapshot {
   double config_last_reload_unix_s = 0.0;
   std::vector<PartitionLag> lag;
 
-  /// The result document of INTERFACES.md built from the borrowers' JSON.
+  /// The result document of INTERFACES.md built from the borrowers' JSON
+  /// (renders the views not rendered yet: call it off the engine thread).
   [[nodiscard]] std::string result_document() const;
   [[nodiscard]] const BorrowerView* find(const std::string& id) const;
   /// Calls f(const alerts::AlertEvent&) for every active alert, sorted by key.

@@ -12,6 +12,12 @@
 // reshaped book (upsert, remove, reload, new day, first value of a series)
 // costs a full build. The result equals build_snapshot() on the same engine
 // (tests/daemon/test_snapshot_builder.cpp).
+//
+// A view is numbers only (figures, breach levels, stress ratios by scenario
+// index, the firing list, staleness, rank) plus a pointer to name tables
+// shared by every view of the layout: the engine thread formats no text. The
+// JSON and metrics lines are rendered by the first reader that needs them
+// (snapshot.hpp), off the engine thread.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,8 +57,10 @@ class SnapshotBuilder {
   std::vector<std::size_t> pos_;        // [book index]: position in list_ (if evaluated)
   BorrowerList list_;
   std::shared_ptr<const BorrowerLayout> layout_;
+  ViewNamesPtr names_;  // ids, series and scenario names of the views built since the last full build
   std::vector<std::uint32_t> alert_order_;  // book indices in key order of "id/"
   std::vector<std::size_t> alert_rank_;     // [book index]: position in alert_order_
+  std::vector<std::uint32_t> rule_order_;   // rule indices in key order of their names
   std::vector<std::shared_ptr<const ActiveAlerts::Chunk>> alert_chunks_;
   std::size_t borrower_alert_count_ = 0;
   std::vector<std::uint8_t> series_stale_;  // [series]: feed_stale firing at the last build

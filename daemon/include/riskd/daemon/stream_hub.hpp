@@ -27,7 +27,9 @@ using StreamMessage = std::shared_ptr<const std::string>;
 /// `prev` null (nothing sent yet): the result document of `next`. The same
 /// payloads are fanned out to every client (built once). Pure; thread-safe.
 /// Cost: O(chunks + changed views): views and chunks shared by both
-/// snapshots are skipped by pointer (snapshot.hpp).
+/// snapshots are skipped by pointer (snapshot.hpp); other views are compared
+/// by BorrowerView::same_json (numbers, no text) and only the changed ones
+/// are rendered, by this call (the stream's thread, not the engine's).
 std::vector<StreamMessage> stream_messages(const Snapshot* prev, const Snapshot& next);
 
 /// A client's queue of messages not yet handed to the socket, bounded in
