@@ -1,6 +1,6 @@
 #pragma once
-// Helpers for the delivery tests: read a topic to its end, run `riskd run`
-// against a broker, compare alert events with `riskd replay`.
+// Helpers for the delivery tests: read a topic to its end, compare alert
+// events with `riskd replay` (the daemon handle is run_support.hpp's).
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -24,6 +24,7 @@
 #include "../daemon/test_support.hpp"
 #include "../support/http_client.hpp"
 #include "../support/process.hpp"
+#include "run_support.hpp"
 #include "riskd/feeds/kafka.hpp"
 #include "riskd/risk/time.hpp"
 
@@ -31,21 +32,10 @@ namespace riskd::test {
 
 using namespace std::chrono_literals;
 
-inline std::string delivery_work_dir() {
-  const std::string dir = std::string(RISKD_BINARY_DIR) + "/tests/integration/work";
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-inline std::string unique(const std::string& base) {
-  static std::atomic<int> n{0};
-  return base + "-" + std::to_string(getpid()) + "-" + std::to_string(++n);
-}
-
 /// Every message of `topic` (all partitions) up to the high watermarks as of
 /// the call, in offset order per partition (partitions one after another).
 inline std::vector<feeds::KafkaMessage> read_topic(const std::string& bootstrap, const std::string& topic) {
-  feeds::KafkaConsumer consumer(bootstrap, unique("reader"), {});
+  feeds::KafkaConsumer consumer(bootstrap, unique_name("reader"), {});
   consumer.on_error([](const std::string&) {});
   std::map<std::int32_t, std::int64_t> end;
   std::vector<feeds::TopicPartition> parts;
@@ -149,30 +139,6 @@ inline std::optional<risk::TimeMs> tick_ts(const std::string& line) {
 }
 
 /// `riskd run` as a child process; knows its HTTP port.
-struct RunningDaemon {
-  std::unique_ptr<Child> child;
-  unsigned short port = 0;
-
-  void start(const std::string& config_path, const std::string& log) {
-    child = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "run", "--config", config_path}, log);
-    const auto line = child->read_line(20s);
-    REQUIRE_MESSAGE(line, "riskd run printed no URL; log: " << read_text(log));
-    port = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
-  }
-  HttpResponse get(const std::string& target) const { return http_request("127.0.0.1", port, "GET", target); }
-  template <typename Pred>
-  HttpResponse wait_for(const std::string& target, Pred pred, std::chrono::milliseconds timeout = 30s) const {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    HttpResponse r;
-    while (std::chrono::steady_clock::now() < deadline) {
-      r = get(target);
-      if (pred(r)) return r;
-      std::this_thread::sleep_for(50ms);
-    }
-    return r;
-  }
-};
-
 /// Polls `pred()` every 100 ms until true or `timeout`; returns its last value.
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout) {

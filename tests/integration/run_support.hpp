@@ -36,14 +36,14 @@ struct Daemon {
 
   void start(const std::string& config_path, const std::string& log) {
     child = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "run", "--config", config_path}, log);
-    const auto line = child->read_line(15s);
+    const auto line = child->read_line(20s);
     REQUIRE_MESSAGE(line, "riskd run printed no URL; log: " << read_text(log));
     port = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
   }
   HttpResponse get(const std::string& target) const { return http_request("127.0.0.1", port, "GET", target); }
   /// Polls GET `target` until `pred(response)` or `timeout`.
   template <typename Pred>
-  HttpResponse wait_for(const std::string& target, Pred pred, std::chrono::milliseconds timeout = 20s) const {
+  HttpResponse wait_for(const std::string& target, Pred pred, std::chrono::milliseconds timeout = 30s) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     HttpResponse r;
     while (std::chrono::steady_clock::now() < deadline) {

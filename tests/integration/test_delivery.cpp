@@ -20,7 +20,7 @@
 using namespace std::chrono_literals;
 using riskd::test::Child;
 using riskd::test::covenant_events;
-using riskd::test::delivery_work_dir;
+using riskd::test::work_dir;
 using riskd::test::event_id;
 using riskd::test::eventually;
 using riskd::test::json_diff;
@@ -29,10 +29,10 @@ using riskd::test::read_lines;
 using riskd::test::read_text;
 using riskd::test::read_topic;
 using riskd::test::replay_events;
-using riskd::test::RunningDaemon;
+using riskd::test::Daemon;
 using riskd::test::source_path;
 using riskd::test::tick_ts;
-using riskd::test::unique;
+using riskd::test::unique_name;
 
 namespace {
 
@@ -42,7 +42,7 @@ const std::string k_ticks = source_path("tests/data/vectors/ticks.jsonl");
 /// feed topic with one partition, so the daemon sees the file's order.
 std::string write_config(const std::string& bootstrap, const std::string& group, const std::string& book_text,
                          const std::string& more_outputs = {}) {
-  const std::string path = delivery_work_dir() + "/" + group + ".yaml";
+  const std::string path = work_dir() + "/" + group + ".yaml";
   std::ofstream(path) << book_text << "\nkafka: {bootstrap_servers: \"" << bootstrap << "\", group_id: " << group
                       << "}\nfeeds: {topics: [md.feed], borrowers_topic: risk.borrowers, state_topic: riskd.state}\n"
                       << "outputs: {alerts_topic: risk.alerts, signals_topic: risk.signals" << more_outputs << "}\n"
@@ -52,18 +52,18 @@ std::string write_config(const std::string& bootstrap, const std::string& group,
 
 /// Writes lines [from, to) of `lines` to a file (for `riskd replay` of a prefix).
 std::string write_ticks(const std::vector<std::string>& lines, std::size_t to) {
-  const std::string path = delivery_work_dir() + "/" + unique("ticks") + ".jsonl";
+  const std::string path = work_dir() + "/" + unique_name("ticks") + ".jsonl";
   std::ofstream out(path);
   for (std::size_t i = 0; i < to; ++i) out << lines[i] << '\n';
   return path;
 }
 
 struct Env {
-  std::string log = delivery_work_dir() + "/" + unique("delivery") + ".txt";
+  std::string log = work_dir() + "/" + unique_name("delivery") + ".txt";
   std::unique_ptr<Child> broker;                       // `riskd broker`, or
   std::unique_ptr<riskd::feeds::MockCluster> cluster;  // an in-test cluster (fault injection)
   std::string bootstrap;
-  std::string group = unique("riskd-delivery");
+  std::string group = unique_name("riskd-delivery");
   std::string config_path;
   std::unique_ptr<riskd::feeds::KafkaProducer> producer;
   std::vector<std::string> lines = read_lines(k_ticks);
@@ -180,7 +180,7 @@ std::optional<std::int64_t> committed_offset(const std::string& bootstrap, const
 
 TEST_CASE("delivery: the alerts topic carries replay's transitions, signals are rate-limited per borrower") {
   Env env;
-  RunningDaemon d;
+  Daemon d;
   d.start(env.config_path, env.log);
   env.feed(0, env.lines.size());
   const auto replay = replay_events(env.config_path, k_ticks);
@@ -259,7 +259,7 @@ TEST_CASE("delivery: SIGKILL at several points loses no transition, repeats only
   const std::vector<std::size_t> cuts{n / 5, 2 * n / 5, 3 * n / 5, 4 * n / 5};
   std::size_t from = 0;
   for (std::size_t k = 0; k < cuts.size(); ++k) {
-    RunningDaemon d;
+    Daemon d;
     d.start(env.config_path, env.log);
     const std::size_t before = covenant_events(read_alerts(env.bootstrap, "risk.alerts")).size();
     env.feed(from, cuts[k]);
@@ -275,7 +275,7 @@ TEST_CASE("delivery: SIGKILL at several points loses no transition, repeats only
     d.child->signal(SIGKILL);
     REQUIRE(d.child->wait(10s));
   }
-  RunningDaemon last;
+  Daemon last;
   last.start(env.config_path, env.log);
   env.feed(from, n);
   const auto got = wait_for_alerts(env, replay);
@@ -339,7 +339,7 @@ TEST_CASE(
   }
   REQUIRE(gate >= 0);
 
-  RunningDaemon d;
+  Daemon d;
   d.start(env.config_path, env.log);
   env.feed(0, part1);
   wait_for_alerts(env, replay_part1);
@@ -376,7 +376,7 @@ TEST_CASE(
   // The broker comes back; a restart re-reads those ticks and delivers
   // every event, repeats only with equal (key, seq).
   env.cluster->set_broker_up(2, true);
-  RunningDaemon again;
+  Daemon again;
   again.start(env.config_path, env.log);
   check_against_replay(wait_for_alerts(env, replay_all), replay_all);
   REQUIRE(eventually([&] { return committed_offset(env.bootstrap, env.group, "md.feed") == std::int64_t(n); }, 20s));
@@ -388,7 +388,7 @@ TEST_CASE("delivery: feed_stale fires on the wall clock when a series goes quiet
   REQUIRE(book.find(btc) != std::string::npos);
   book.replace(book.find(btc), btc.size(), "BTC-USD: {max_jump: 0.12, stale_after_s: 2}");
   Env env(book);
-  RunningDaemon d;
+  Daemon d;
   d.start(env.config_path, env.log);
   // The vectors market, stamped now.
   const auto now_ms = [] {
@@ -463,7 +463,7 @@ TEST_CASE("delivery: a failing webhook gets every breach once it recovers, in or
     return ids;
   };
 
-  RunningDaemon d;
+  Daemon d;
   d.start(env.config_path, env.log);
   env.feed(0, part1);
   REQUIRE(eventually([&] { return hook.refused() >= 3; }, 20s));  // the sink retries
@@ -482,7 +482,7 @@ TEST_CASE("delivery: a failing webhook gets every breach once it recovers, in or
   REQUIRE(d.child->wait(10s) == 0);
   const std::size_t before_restart = hook.delivered().size();
 
-  RunningDaemon again;
+  Daemon again;
   again.start(env.config_path, env.log);
   env.feed(part1, n);
   const auto want_all = criticals(replay_all);
