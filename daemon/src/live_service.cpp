@@ -195,12 +195,15 @@ struct LiveService::Impl {
   std::optional<std::map<std::int32_t, std::int64_t>> checkpoint_alerts;
   std::map<std::string, risk::TimeMs> checkpoint_pending;
   std::map<PartitionKey, std::int64_t> committed;  // last committed offsets
-  // The batch in hand: batch[0, batch_size). The vector is never shrunk, so
-  // each poll overwrites the messages of the last one and reuses their
-  // strings' storage (KafkaConsumer::poll_into).
-  std::vector<feeds::KafkaMessage> batch;
+  // The batch in hand, read in place from librdkafka's buffers (no copy);
+  // released by the next poll, and before the consumer is closed.
+  feeds::KafkaBatch batch;
   std::size_t batch_size = 0;
   std::size_t batch_pos = 0;  // next message of `batch` to handle
+  // The ts of each tick applied since the last flush_tick_latencies(), in
+  // order: the clock is read once per batch, after it is applied.
+  std::vector<risk::TimeMs> applied_ts;
+  TickLatencyTally latencies;
   bool backpressure = false;
   Clock::time_point backpressure_since{};
   std::uint64_t duplicates = 0;
@@ -252,7 +255,8 @@ struct LiveService::Impl {
   void restore_state();
   void assign_feeds();
   void restore_alerts();
-  void handle(const feeds::KafkaMessage& msg);
+  void handle(const feeds::KafkaMessageView& msg);
+  void flush_tick_latencies();
   void emit(const alerts::AlertEvent& ev, std::optional<FeedPosition> cause);
   void send_unsent();
   void on_delivery(const feeds::DeliveryReport& report);
@@ -262,7 +266,7 @@ struct LiveService::Impl {
   void notify(std::string_view sink, std::string_view outcome) const {
     if (hooks.on_notification) hooks.on_notification(sink, outcome);
   }
-  void handle_borrower(const feeds::KafkaMessage& msg);
+  void handle_borrower(const feeds::KafkaMessageView& msg);
   void build_restored_book();
   void apply_borrower_to_engine(Engine& e, const std::string& id, const std::optional<risk::BorrowerSpec>& spec);
   void run_jobs();
@@ -375,14 +379,15 @@ void LiveService::Impl::apply_borrower_to_engine(Engine& e, const std::string& i
   }
 }
 
-void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
-  const std::string source = msg.topic + "[" + std::to_string(msg.partition) + "]@" + std::to_string(msg.offset);
+void LiveService::Impl::handle_borrower(const feeds::KafkaMessageView& msg) {
+  const std::string source =
+      std::string(msg.topic) + "[" + std::to_string(msg.partition) + "]@" + std::to_string(msg.offset);
   if (!msg.key || msg.key->empty()) {
     ++borrowers_rejected;
     spdlog::warn("{}: borrower message without a key (the borrower id); ignored", source);
     return;
   }
-  const std::string& id = *msg.key;
+  const std::string id(*msg.key);
   if (!msg.value && restoring) {
     if (restoring->in_book.erase(id) > 0) {  // stable, as Book::remove (tombstones are rare: O(N) each)
       restoring->order.erase(std::find(restoring->order.begin(), restoring->order.end(), id));
@@ -405,8 +410,8 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
   }
   try {
     std::map<std::string, risk::SeriesKind> new_kinds;
-    risk::BorrowerSpec spec =
-        config::parse_borrower(*msg.value, source, restoring ? restoring->kinds : known_kinds(), &new_kinds);
+    risk::BorrowerSpec spec = config::parse_borrower(std::string(*msg.value), source,
+                                                     restoring ? restoring->kinds : known_kinds(), &new_kinds);
     if (spec.id != id) {
       ++borrowers_rejected;
       spdlog::warn("{}: borrower id '{}' differs from the message key '{}'; rejected, the previous version stays",
@@ -435,13 +440,12 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessage& msg) {
   }
 }
 
-void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
+void LiveService::Impl::handle(const feeds::KafkaMessageView& msg) {
   if (!config.feeds.borrowers_topic.empty() && msg.topic == config.feeds.borrowers_topic) {
     handle_borrower(msg);
     return;
   }
-  const TickResult r =
-      engine->apply(msg.value ? std::string_view(*msg.value) : std::string_view(), msg.timestamp_ms, events);
+  const TickResult r = engine->apply(msg.value.value_or(std::string_view()), msg.timestamp_ms, events);
   next_offsets.set(msg.topic, msg.partition, msg.offset + 1);
   if (r.outcome == risk::TickOutcome::applied) {
     state_dirty = true;
@@ -451,17 +455,31 @@ void LiveService::Impl::handle(const feeds::KafkaMessage& msg) {
     if (out_producer && !config.outputs.signals_topic.empty()) {
       if (const auto sid = engine->book().catalog().find(r.series)) signals.touched(*sid);
     }
-    if (hooks.on_tick_latency) {
-      hooks.on_tick_latency(static_cast<double>(wall_now_ms() - r.ts_ms) / 1000.0);
-    }
+    if (hooks.on_tick_latencies) applied_ts.push_back(r.ts_ms);
   } else {
     tick_log.warn("{}[{}]@{}: {}: {}", msg.topic, msg.partition, msg.offset, risk::to_string(r.outcome), r.error);
   }
   for (const auto& ev : events) {
-    emit(ev, FeedPosition{msg.topic, msg.partition, msg.offset});
+    emit(ev, FeedPosition{std::string(msg.topic), msg.partition, msg.offset});
   }
   events.clear();
   if (r.outcome == risk::TickOutcome::applied) collect_signals();
+}
+
+// The ticks applied since the last call, with one wall-clock read now: runs
+// of equal ts (common within a batch) cost one bucket search.
+void LiveService::Impl::flush_tick_latencies() {
+  if (applied_ts.empty()) return;
+  const risk::TimeMs now_ms = wall_now_ms();
+  for (std::size_t i = 0; i < applied_ts.size();) {
+    std::size_t j = i + 1;
+    while (j < applied_ts.size() && applied_ts[j] == applied_ts[i]) ++j;
+    latencies.add(static_cast<double>(now_ms - applied_ts[i]) / 1000.0, j - i);
+    i = j;
+  }
+  applied_ts.clear();
+  if (!latencies.empty()) hooks.on_tick_latencies(latencies);
+  latencies.clear();
 }
 
 void LiveService::Impl::emit(const alerts::AlertEvent& ev, std::optional<FeedPosition> cause) {
@@ -580,7 +598,7 @@ void LiveService::Impl::restore_borrowers() {
     consumer->poll(got, options.max_batch, std::chrono::milliseconds(100));
     if (!got.empty()) deadline = Clock::now() + k_stall;
     for (const auto& m : got) {
-      handle_borrower(m);
+      handle_borrower(m.view());
       position[m.partition] = m.offset + 1;
     }
   }
@@ -1022,7 +1040,6 @@ void LiveService::Impl::run() {
   if (hooks.on_restored_firing && !stopping) hooks.on_restored_firing(restored_firing);
   restored_firing.clear();
   publish();
-  batch.reserve(options.max_batch);
   batch_size = 0;
   auto last_publish = Clock::now();
   Clock::duration last_publish_cost{};
@@ -1055,10 +1072,11 @@ void LiveService::Impl::run() {
     if (!blocked && !barrier) {
       if (batch_pos >= batch_size) {
         batch_pos = 0;
-        batch_size = consumer->poll_into(batch, options.max_batch, std::chrono::milliseconds(20));
+        batch_size = consumer->poll(batch, options.max_batch, std::chrono::milliseconds(20));
         if (!catch_up.done) observe_catch_up();
       }
       while (batch_pos < batch_size && !outbox->full()) handle(batch[batch_pos++]);
+      flush_tick_latencies();
       if (!catch_up.done && batch_size > 0) catch_up.last_unix_s = wall_now_unix_s();
     } else {
       pump_outputs(std::chrono::milliseconds(10));
@@ -1112,6 +1130,9 @@ void LiveService::Impl::run() {
   // Graceful stop: the batch in hand is applied; wait (bounded) for the
   // broker to acknowledge the events in flight, commit up to them, persist.
   while (batch_pos < batch_size) handle(batch[batch_pos++]);
+  flush_tick_latencies();
+  batch.clear();  // librdkafka's messages go back before the consumer closes
+  batch_size = 0;
   run_jobs();
   const auto flush_deadline = Clock::now() + options.stop_flush;
   while (out_producer && (!outbox->empty() || out_producer->in_flight() > 0) && Clock::now() < flush_deadline) {

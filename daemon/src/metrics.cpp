@@ -311,9 +311,7 @@ class SnapshotCollector {
 };
 
 prometheus::Histogram::BucketBoundaries latency_buckets() {
-  // 10 µs .. 1 s, 1-2.5-5 per decade.
-  return {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3,
-          1e-2, 2.5e-2, 5e-2, 0.1,  0.25,   0.5,  1.0};
+  return {k_tick_latency_buckets_s.begin(), k_tick_latency_buckets_s.end()};
 }
 
 }  // namespace
@@ -375,6 +373,12 @@ config::BorrowerSeries Metrics::borrower_series() const { return impl_->collecto
 void Metrics::observe(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0.0) return;
   impl_->tick_to_evaluation.Observe(seconds);
+}
+
+void Metrics::observe(const TickLatencyTally& tally) {
+  if (tally.empty()) return;
+  const std::vector<double> increments(tally.counts().begin(), tally.counts().end());
+  impl_->tick_to_evaluation.ObserveMultiple(increments, tally.sum_s());
 }
 
 void Metrics::config_reloaded(bool ok, double unix_s) {

@@ -245,7 +245,7 @@ int cmd_run(int argc, char** argv) {
       log_event(ev);
       for (auto& sink : sinks) sink->submit(ev);
     };
-    hooks.on_tick_latency = [&metrics](double s) { metrics.observe(s); };
+    hooks.on_tick_latencies = [&metrics](const TickLatencyTally& tally) { metrics.observe(tally); };
     hooks.on_notification = count;
     // Alerts still firing from before a restart are not emitted again; only
     // Alertmanager gets them (same labels and startsAt: the same alert, no

@@ -177,15 +177,15 @@ struct KafkaConsumer::Impl {
     if (rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr)) topics.emplace(topic, rkt);
   }
 
-  /// Waits up to `timeout` for messages and calls `take(msg)` for each of at
-  /// most `max` of them (errors go to the error handler, partition EOFs are
-  /// skipped). consume_batch_queue waits for a full batch until its
-  /// timeout, so this blocks for the first message only and then takes what
-  /// is already queued.
+  /// Waits up to `timeout` for messages and passes each of at most `max` of
+  /// them to `take(i, msg)`, which takes ownership (errors go to the error
+  /// handler and are freed here, partition EOFs are skipped).
+  /// consume_batch_queue waits for a full batch until its timeout, so this
+  /// blocks for the first message only and then takes what is already queued.
   template <typename Take>
   std::size_t consume(std::size_t max, std::chrono::milliseconds timeout, Take&& take) {
     if (max == 0) return 0;
-    batch.resize(max);
+    if (batch.size() < max) batch.resize(max);
     std::size_t got = 0;
     if (rd_kafka_message_t* first = rd_kafka_consumer_poll(rk.get(), to_timeout_ms(timeout))) {
       batch[0] = first;
@@ -197,16 +197,17 @@ struct KafkaConsumer::Impl {
     }
     std::size_t taken = 0;
     for (std::size_t i = 0; i < got; ++i) {
-      MessagePtr msg(batch[i]);
+      rd_kafka_message_t* msg = batch[i];
       if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const MessagePtr owned(msg);
         if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
         std::string where = msg->rkt != nullptr ? std::string(rd_kafka_topic_name(msg->rkt)) + " [" +
                                                       std::to_string(msg->partition) + "]: "
                                                 : std::string();
-        context.report(where + rd_kafka_message_errstr(msg.get()));
+        context.report(where + rd_kafka_message_errstr(msg));
         continue;
       }
-      take(taken++, msg.get());
+      take(taken++, msg);
     }
     return taken;
   }
@@ -338,7 +339,7 @@ void assign_optional(std::optional<std::string>& dst, const void* data, std::siz
   }
 }
 
-void fill_message(KafkaMessage& m, rd_kafka_message_t* msg) {
+void fill_message(KafkaMessage& m, const rd_kafka_message_t* msg) {
   m.topic.assign(rd_kafka_topic_name(msg->rkt));
   m.partition = msg->partition;
   m.offset = msg->offset;
@@ -355,13 +356,48 @@ void fill_message(KafkaMessage& m, rd_kafka_message_t* msg) {
 
 }  // namespace
 
+KafkaMessageView KafkaBatch::operator[](std::size_t i) const {
+  const rd_kafka_message_t* msg = messages_[i];
+  KafkaMessageView v;
+  v.topic = rd_kafka_topic_name(msg->rkt);
+  v.partition = msg->partition;
+  v.offset = msg->offset;
+  if (msg->key != nullptr) v.key.emplace(static_cast<const char*>(msg->key), msg->key_len);
+  if (msg->payload != nullptr) v.value.emplace(static_cast<const char*>(msg->payload), msg->len);
+  rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const std::int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
+  if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= 0) v.timestamp_ms = ts;
+  return v;
+}
+
+KafkaMessage KafkaBatch::copy(std::size_t i) const {
+  KafkaMessage m;
+  fill_message(m, messages_[i]);
+  return m;
+}
+
+void KafkaBatch::clear() noexcept {
+  for (rd_kafka_message_t* msg : messages_) rd_kafka_message_destroy(msg);
+  messages_.clear();
+}
+
+std::size_t KafkaConsumer::poll(KafkaBatch& batch, std::size_t max, std::chrono::milliseconds timeout) {
+  batch.clear();
+  batch.messages_.reserve(max);
+  return impl_->consume(max, timeout, [&](std::size_t, rd_kafka_message_t* msg) { batch.messages_.push_back(msg); });
+}
+
 std::size_t KafkaConsumer::poll(std::vector<KafkaMessage>& out, std::size_t max, std::chrono::milliseconds timeout) {
-  return impl_->consume(max, timeout, [&](std::size_t, rd_kafka_message_t* msg) { fill_message(out.emplace_back(), msg); });
+  return impl_->consume(max, timeout, [&](std::size_t, rd_kafka_message_t* msg) {
+    const MessagePtr owned(msg);
+    fill_message(out.emplace_back(), msg);
+  });
 }
 
 std::size_t KafkaConsumer::poll_into(std::vector<KafkaMessage>& out, std::size_t max,
                                      std::chrono::milliseconds timeout) {
   return impl_->consume(max, timeout, [&](std::size_t i, rd_kafka_message_t* msg) {
+    const MessagePtr owned(msg);
     if (i == out.size()) out.emplace_back();
     fill_message(out[i], msg);
   });

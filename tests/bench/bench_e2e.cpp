@@ -119,6 +119,8 @@ struct Options {
   std::string series = "coins";  // backlog series: coins | btc | mix
   std::string daemon_fetch_wait;  // riskd's fetch.wait.max.ms if not kcat's
   std::string perf_path;
+  // The binary measured as `riskd run` (e.g. a baseline build, --riskd); the broker is always RISKD_BINARY.
+  std::string riskd = RISKD_BINARY;
   bool keep = false;
   bool book_via_topic = false;  // borrowers as documents on the borrowers topic, not in the config
 };
@@ -692,7 +694,7 @@ RunResult run_once(const Options& opt, const std::string& dir, const std::string
   Daemon d;
   const double spawn_unix_s = wall_unix_s();
   const auto spawn = Clock::now();
-  d.child = std::make_unique<Child>(std::vector<std::string>{RISKD_BINARY, "run", "--config", config}, log);
+  d.child = std::make_unique<Child>(std::vector<std::string>{opt.riskd, "run", "--config", config}, log);
   const auto url = d.child->read_line(30s);
   if (!url) throw fail("riskd run printed no URL");
   d.port = static_cast<unsigned short>(std::stoi(url->substr(url->rfind(':') + 1)));
@@ -820,6 +822,8 @@ int main(int argc, char** argv) {
       opt.linger_ms = argv[++i];
     } else if (a == "--perf" && has_value) {
       opt.perf_path = argv[++i];
+    } else if (a == "--riskd" && has_value) {
+      opt.riskd = argv[++i];
     } else if (a == "--keep") {
       opt.keep = true;
     } else if (a == "--book-via-topic") {
@@ -828,7 +832,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: riskd_bench_e2e [--series coins|btc|mix] [--ticks N] [--runs R] [--rate TICKS_PER_S] "
                    "[--seconds S] [--borrowers B] [--book-via-topic] [--daemon-fetch-wait MS] [--linger MS] "
-                   "[--codec C] [--perf FILE] [--keep]\n");
+                   "[--codec C] [--perf FILE] [--riskd BINARY] [--keep]\n");
       return 2;
     }
   }

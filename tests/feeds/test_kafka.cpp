@@ -186,6 +186,128 @@ TEST_CASE("poll_into overwrites the vector's messages in place: keys, tombstones
   CHECK(c.errors.empty());
 }
 
+TEST_CASE("a KafkaBatch reads messages in place: keys, tombstones, empty values and timestamps live as the batch") {
+  MockCluster cluster;
+  cluster.create_topic("kb", 2);
+  const auto bootstrap = cluster.bootstrap_servers();
+  constexpr int n = 240;
+  constexpr riskd::risk::TimeMs base_ms = 1'766'000'000'000;
+  // Message i is identified by its timestamp base + i (except the ones sent
+  // without a timestamp, below: they are found by their value).
+  auto key_of = [](int i) -> std::optional<std::string> {
+    if (i % 3 == 0) return std::nullopt;
+    if (i % 7 == 0) return std::string();
+    return std::string(static_cast<std::size_t>(1 + i % 40), static_cast<char>('a' + i % 26));
+  };
+  auto value_of = [](int i) -> std::optional<std::string> {
+    if (i % 5 == 0) return std::nullopt;  // tombstone
+    if (i % 11 == 0) return std::string();
+    return "{\"i\":" + std::to_string(i) + ",\"pad\":\"" + std::string(static_cast<std::size_t>(i % 90), 'x') + "\"}";
+  };
+  {
+    KafkaProducer producer(bootstrap, {}, true);
+    for (int i = 0; i < n; ++i) REQUIRE(producer.produce("kb", key_of(i), value_of(i), base_ms + i, i % 2));
+    REQUIRE(producer.flush(k_wait));
+  }
+  TestConsumer c(bootstrap);
+  c.consumer.assign(all_partitions(c.consumer, "kb", k_offset_beginning));
+  riskd::feeds::KafkaBatch batch;
+  std::map<std::int32_t, std::int64_t> next_offset;
+  std::set<int> seen;
+  std::size_t polls = 0;
+  const auto deadline = Clock::now() + k_wait;
+  while (seen.size() < n && Clock::now() < deadline) {
+    const std::size_t got = c.consumer.poll(batch, 9, 200ms);  // small batches: many refills of one batch
+    ++polls;
+    REQUIRE(got == batch.size());
+    REQUIRE(got <= 9);
+    // Every view of the batch taken first, read only after the last one:
+    // the earlier messages' bytes must still be there.
+    std::vector<riskd::feeds::KafkaMessageView> views;
+    for (std::size_t j = 0; j < got; ++j) views.push_back(batch[j]);
+    riskd::feeds::KafkaBatch moved = std::move(batch);  // a move keeps the messages (and views) alive
+    CHECK(batch.empty());
+    for (std::size_t j = 0; j < got; ++j) {
+      const auto& m = views[j];
+      CHECK(m.topic == "kb");
+      CHECK(m.offset == next_offset[m.partition]);
+      next_offset[m.partition] = m.offset + 1;
+      REQUIRE(m.timestamp_ms.has_value());
+      const int i = static_cast<int>(*m.timestamp_ms - base_ms);
+      REQUIRE(i >= 0);
+      REQUIRE(i < n);
+      CHECK(seen.insert(i).second);
+      CHECK(m.partition == i % 2);
+      CHECK(m.key.has_value() == key_of(i).has_value());
+      if (m.key && key_of(i)) CHECK(*m.key == *key_of(i));
+      CHECK(m.value.has_value() == value_of(i).has_value());
+      if (m.value && value_of(i)) CHECK(*m.value == *value_of(i));
+      const KafkaMessage owned = moved.copy(j);  // the owning copy says the same
+      CHECK(owned.topic == "kb");
+      CHECK(owned.offset == m.offset);
+      CHECK(owned.key == key_of(i));
+      CHECK(owned.value == value_of(i));
+      CHECK(owned.timestamp_ms == m.timestamp_ms);
+    }
+    batch = std::move(moved);
+  }
+  CHECK(seen.size() == n);
+  CHECK(polls > n / 9);
+  // A poll with nothing to read empties the batch (its messages released).
+  CHECK(c.consumer.poll(batch, 9, 50ms) == 0);
+  CHECK(batch.empty());
+  batch.clear();  // idempotent
+  CHECK(c.errors.empty());
+}
+
+TEST_CASE("a KafkaBatch holds only messages: a consume error goes to the error handler, naming topic and partition") {
+  MockCluster cluster;
+  cluster.create_topic("ke", 2);
+  produce_n(cluster.bootstrap_servers(), "ke", 5, 0);
+  produce_n(cluster.bootstrap_servers(), "ke", 4, 1);
+  // With auto.offset.reset=error, an offset past the end is an error event
+  // of partition 0 on the consumer queue; partition 1 reads normally.
+  TestConsumer c(cluster.bootstrap_servers(), "group-ke", {{"auto.offset.reset", "error"}});
+  c.consumer.assign({{"ke", 0, 50}, {"ke", 1, k_offset_beginning}});
+  riskd::feeds::KafkaBatch batch;
+  std::vector<std::int64_t> offsets;
+  const auto deadline = Clock::now() + k_wait;
+  while ((offsets.size() < 4 || c.errors.empty()) && Clock::now() < deadline) {
+    c.consumer.poll(batch, 100, 100ms);
+    for (std::size_t j = 0; j < batch.size(); ++j) {
+      const auto m = batch[j];
+      CHECK(m.topic == "ke");
+      CHECK(m.partition == 1);
+      offsets.push_back(m.offset);
+    }
+  }
+  CHECK(offsets == std::vector<std::int64_t>{0, 1, 2, 3});
+  REQUIRE_FALSE(c.errors.empty());
+  const bool named = std::any_of(c.errors.begin(), c.errors.end(),
+                                 [](const std::string& e) { return e.find("ke [0]") != std::string::npos; });
+  CHECK(named);
+}
+
+TEST_CASE("a KafkaMessage's view says what the message holds") {
+  KafkaMessage m{"t", 3, 42, std::nullopt, std::string("{}"), 7};
+  auto v = m.view();
+  CHECK(v.topic == "t");
+  CHECK(v.partition == 3);
+  CHECK(v.offset == 42);
+  CHECK_FALSE(v.key.has_value());
+  REQUIRE(v.value.has_value());
+  CHECK(*v.value == "{}");
+  CHECK(v.timestamp_ms == std::optional<riskd::risk::TimeMs>(7));
+  m.key = "";
+  m.value.reset();
+  m.timestamp_ms.reset();
+  v = m.view();
+  REQUIRE(v.key.has_value());
+  CHECK(v.key->empty());
+  CHECK_FALSE(v.value.has_value());
+  CHECK_FALSE(v.timestamp_ms.has_value());
+}
+
 TEST_CASE("watermarks are the first offset and the next offset to be written") {
   MockCluster cluster;
   cluster.create_topic("wm", 2);

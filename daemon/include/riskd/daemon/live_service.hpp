@@ -32,6 +32,7 @@
 #include "riskd/config/config.hpp"
 #include "riskd/daemon/engine.hpp"
 #include "riskd/daemon/snapshot.hpp"
+#include "riskd/daemon/tick_latency.hpp"
 
 namespace riskd::daemon {
 
@@ -73,7 +74,11 @@ struct LiveOptions {
 /// Observers called on the engine thread; they must not block.
 struct LiveHooks {
   std::function<void(const alerts::AlertEvent&)> on_event;
-  std::function<void(double seconds)> on_tick_latency;  // wall clock now - tick ts
+  /// Once per polled batch with applied ticks (and not on an empty tally):
+  /// each applied tick's wall clock after the batch was applied minus its
+  /// ts, so an early tick of a batch is counted at most one batch's handling
+  /// time late (conservative); riskd_tick_to_evaluation_seconds.
+  std::function<void(const TickLatencyTally&)> on_tick_latencies;
   /// Outcomes of the Kafka outputs, for riskd_alert_notifications_total:
   /// sink "kafka" (alert events: sent, retried, backpressure, duplicate) and
   /// "kafka_signals" (sent, failed).

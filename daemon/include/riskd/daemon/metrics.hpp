@@ -41,6 +41,7 @@
 
 #include "riskd/config/config.hpp"
 #include "riskd/daemon/snapshot.hpp"
+#include "riskd/daemon/tick_latency.hpp"
 
 namespace riskd::daemon {
 
@@ -69,6 +70,10 @@ class Metrics {
   /// its timestamp to the end of its evaluation. Thread-safe. Buckets 10 µs .. 1 s
   /// (1-2.5-5 per decade); negative or non-finite values are ignored.
   void observe(double seconds);
+  /// riskd_tick_to_evaluation_seconds += a tally of latencies (the engine
+  /// thread's, once per batch): one histogram update for all of them.
+  /// Thread-safe; an empty tally changes nothing.
+  void observe(const TickLatencyTally& tally);
 
   /// riskd_config_last_reload_success (1/0) and, on success,
   /// riskd_config_last_reload_timestamp_seconds = `unix_s`. Thread-safe.

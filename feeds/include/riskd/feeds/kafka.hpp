@@ -11,9 +11,12 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "riskd/risk/time.hpp"
+
+struct rd_kafka_message_s;  // librdkafka's rd_kafka_message_t, kept opaque here
 
 namespace riskd::feeds {
 
@@ -25,6 +28,19 @@ class KafkaError : public std::runtime_error {
 /// librdkafka configuration: `bootstrap.servers` plus user properties passed as is.
 using KafkaProperties = std::map<std::string, std::string>;
 
+/// One message, not owning its strings: of a KafkaBatch (read in place from
+/// librdkafka's buffers; valid until the batch is cleared, refilled, moved
+/// from or destroyed) or of a KafkaMessage (valid while it is unchanged).
+/// Copy what must live longer.
+struct KafkaMessageView {
+  std::string_view topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::optional<std::string_view> key;       // nullopt: no key (an empty key is an empty view)
+  std::optional<std::string_view> value;     // nullopt: a tombstone (null value)
+  std::optional<risk::TimeMs> timestamp_ms;  // the message timestamp, if any
+};
+
 struct KafkaMessage {
   std::string topic;
   std::int32_t partition = 0;
@@ -32,6 +48,46 @@ struct KafkaMessage {
   std::optional<std::string> key;
   std::optional<std::string> value;          // nullopt: a tombstone (null value)
   std::optional<risk::TimeMs> timestamp_ms;  // the message timestamp, if any
+
+  [[nodiscard]] KafkaMessageView view() const {
+    return {topic, partition, offset, key ? std::optional<std::string_view>(*key) : std::nullopt,
+            value ? std::optional<std::string_view>(*value) : std::nullopt, timestamp_ms};
+  }
+};
+
+/// The messages of one KafkaConsumer::poll, kept in librdkafka's buffers (no
+/// copy): it owns the librdkafka messages and releases each once, on clear(),
+/// on the next poll into it, or on destruction. Only messages are held
+/// (errors were reported by the poll). Move-only; not thread-safe. Every
+/// batch must be cleared or destroyed before the consumer that filled it
+/// (librdkafka's contract: a consumer closes only once its messages are freed).
+class KafkaBatch {
+ public:
+  KafkaBatch() = default;
+  ~KafkaBatch() { clear(); }
+  KafkaBatch(const KafkaBatch&) = delete;
+  KafkaBatch& operator=(const KafkaBatch&) = delete;
+  KafkaBatch(KafkaBatch&& other) noexcept : messages_(std::move(other.messages_)) { other.messages_.clear(); }
+  KafkaBatch& operator=(KafkaBatch&& other) noexcept {
+    if (this != &other) {
+      clear();
+      messages_.swap(other.messages_);
+    }
+    return *this;
+  }
+
+  [[nodiscard]] std::size_t size() const { return messages_.size(); }
+  [[nodiscard]] bool empty() const { return messages_.empty(); }
+  /// The i-th message (i < size()), in the order the consumer returned them.
+  [[nodiscard]] KafkaMessageView operator[](std::size_t i) const;
+  /// A copy of the i-th message that owns its strings.
+  [[nodiscard]] KafkaMessage copy(std::size_t i) const;
+  /// Releases every message to librdkafka; size() is 0 after. Never throws.
+  void clear() noexcept;
+
+ private:
+  friend class KafkaConsumer;
+  std::vector<rd_kafka_message_s*> messages_;  // owned; capacity kept across polls
 };
 
 /// Special start offsets for assign().
@@ -83,6 +139,10 @@ class KafkaConsumer {
   /// Errors (broker down, unknown partition) are passed to the error handler
   /// and never thrown; partition-EOF events are not messages.
   std::size_t poll(std::vector<KafkaMessage>& out, std::size_t max, std::chrono::milliseconds timeout);
+  /// As poll, but without copying: replaces `batch`'s messages (releasing
+  /// those it held) with at most `max` messages read in place; returns how
+  /// many. The fast path of the live loop.
+  std::size_t poll(KafkaBatch& batch, std::size_t max, std::chrono::milliseconds timeout);
   /// As poll, but writes the n messages over out[0, n) (growing `out` when
   /// it is shorter) and returns n. `out` is never shrunk: its messages keep
   /// their strings' storage from call to call, so a steady stream of messages
