@@ -88,6 +88,7 @@ class AlertmanagerSink final : public detail::HttpSinkBase {
       count("dropped");
     }
   }
+  void restore_firing(const AlertEvent& event) override { submit(event); }
 
  private:
   /// Updates the firing set with `event` (executor thread) and returns it as posted.

@@ -25,6 +25,17 @@ bool WarningInhibitor::concerns(const AlertEvent& event) {
   return !event.borrower.empty() && role_of(event.rule).covenant >= 0;
 }
 
+void WarningInhibitor::restore_firing(const AlertEvent& event) {
+  const Role role = role_of(event.rule);
+  if (role.covenant < 0 || event.borrower.empty() || !event.firing) return;
+  Covenant& c = by_borrower_[event.borrower][static_cast<std::size_t>(role.covenant)];
+  if (role.breach) {
+    c.breach_firing = true;
+  } else {
+    c.warning_delivered_firing = true;
+  }
+}
+
 bool WarningInhibitor::admit(const AlertEvent& event, std::vector<AlertEvent>& deliver) {
   const Role role = role_of(event.rule);
   if (role.covenant < 0 || event.borrower.empty()) {

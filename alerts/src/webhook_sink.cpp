@@ -32,6 +32,14 @@ class WebhookSink final : public detail::HttpSinkBase {
   WebhookSink(const WebhookSink&) = delete;
   WebhookSink& operator=(const WebhookSink&) = delete;
 
+  void restore_firing(const AlertEvent& event) override {
+    try {
+      std::lock_guard lock(mutex_);
+      inhibitor_.restore_firing(event);
+    } catch (const std::exception&) {  // out of memory: a warning may then pass uninhibited
+    }
+  }
+
   void submit(const AlertEvent& event) override {
     try {
       std::lock_guard lock(mutex_);

@@ -247,13 +247,17 @@ int cmd_run(int argc, char** argv) {
     };
     hooks.on_tick_latencies = [&metrics](const TickLatencyTally& tally) { metrics.observe(tally); };
     hooks.on_notification = count;
-    // Alerts still firing from before a restart are not emitted again; only
-    // Alertmanager gets them (same labels and startsAt: the same alert, no
-    // new page) so that it keeps them active. Webhooks are not re-paged.
-    hooks.on_restored_firing = [&alertmanager](const std::vector<alerts::AlertEvent>& firing) {
-      if (alertmanager == nullptr) return;
-      for (const auto& ev : firing) alertmanager->submit(ev);
-      if (!firing.empty()) spdlog::info("alertmanager: {} alerts firing before the restart kept alive", firing.size());
+    // Alerts still firing from before a restart are not emitted again; each
+    // sink is told of them (Sink::restore_firing): Alertmanager re-posts them
+    // (same labels and startsAt: no new page) to keep them active; webhooks
+    // are not re-paged, but a restored breach still inhibits its warning.
+    hooks.on_restored_firing = [&sinks, &alertmanager](const std::vector<alerts::AlertEvent>& firing) {
+      for (auto& sink : sinks) {
+        for (const auto& ev : firing) sink->restore_firing(ev);
+      }
+      if (alertmanager != nullptr && !firing.empty()) {
+        spdlog::info("alertmanager: {} alerts firing before the restart kept alive", firing.size());
+      }
     };
     service = std::make_unique<LiveService>(cfg, bootstrap, LiveOptions{}, hooks);
 

@@ -141,6 +141,22 @@ TEST_CASE("a warning delivered before its breach fired gets its resolution after
   CHECK(inh.tracked() == 0);
 }
 
+TEST_CASE("a breach restored as firing after a restart inhibits its warning until it resolves") {
+  alerts::WarningInhibitor inh;
+  std::vector<alerts::AlertEvent> out;
+  inh.restore_firing(event("a", "ltv_breach", true, 3));     // firing before the restart
+  inh.restore_firing(event("a", "dscr_warning", true, 2));   // delivered before the restart
+  inh.restore_firing(event("b", "ltv_breach", false, 4));    // resolved: nothing to remember
+  inh.restore_firing(event("", "feed_stale:BTC-USD", true, 1));
+  CHECK(inh.tracked() == 1);
+  CHECK(inh.admit(event("a", "ltv_warning", true, 5), out));         // inhibited by the restored breach
+  CHECK_FALSE(inh.admit(event("b", "ltv_warning", true, 1), out));   // b's breach is not firing
+  CHECK_FALSE(inh.admit(event("a", "dscr_warning", false, 3), out)); // the restored warning resolves
+  inh.admit(event("a", "ltv_breach", false, 4), out);                // releases a's LTV warning
+  CHECK(keys_states(out) == std::vector<std::string>{"b/ltv_warning firing", "a/dscr_warning resolved",
+                                                     "a/ltv_breach resolved", "a/ltv_warning firing"});
+}
+
 TEST_CASE("feed and borrower-less events pass the inhibitor untouched") {
   alerts::WarningInhibitor inh;
   CHECK_FALSE(alerts::WarningInhibitor::concerns(event("", "feed_stale:BTC-USD", true, 1)));

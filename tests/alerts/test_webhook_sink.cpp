@@ -113,6 +113,23 @@ TEST_CASE("webhook skips a warning while the borrower's breach of that covenant 
   CHECK(outcomes["inhibited"] == 1);
 }
 
+TEST_CASE("webhook does not re-page an alert restored as firing, and its breach still inhibits the warning") {
+  test::Outcomes outcomes;
+  test::WebhookReceiver receiver;
+  auto sink = alerts::make_webhook_sink(fast_options(receiver.url()), outcomes.counter());
+  const auto breach = event("miner-a", "ltv_breach", true, 3);  // firing before the restart
+  const auto warning = event("miner-a", "ltv_warning", true, 4);
+  const auto resolved = event("miner-a", "ltv_breach", false, 4);
+  sink->restore_firing(breach);
+  sink->submit(warning);
+  sink->submit(resolved);
+  REQUIRE(eventually([&] { return receiver.accepted().size() >= 2 && outcomes["inhibited"] >= 1; }));
+  sink->stop(5s);
+  CHECK(receiver.accepted() == bodies({resolved, warning}));  // the restored breach is not sent again
+  CHECK(outcomes["sent"] == 2);
+  CHECK(outcomes["inhibited"] == 1);
+}
+
 TEST_CASE("webhook queue overflow drops the oldest waiting events and counts them") {
   test::Outcomes outcomes;
   const unsigned short port = test::unused_port();

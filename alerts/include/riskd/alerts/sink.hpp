@@ -27,6 +27,14 @@ class Sink {
   [[nodiscard]] virtual std::string_view name() const = 0;
   /// Enqueues one event (engine thread). Never blocks, never throws.
   virtual void submit(const AlertEvent& event) = 0;
+  /// Tells the sink of an alert that was firing before a restart and that
+  /// the engine will not emit again (its latest event, from the alerts
+  /// topic), before any submit(). The sink treats it as delivered before the
+  /// restart: Alertmanager re-posts it (same labels and startsAt, so no new
+  /// page) to keep it active; a webhook receiver is not paged again, but a
+  /// restored breach inhibits its warning as if it had just been given.
+  /// Never blocks, never throws.
+  virtual void restore_firing(const AlertEvent& event) = 0;
   /// Stops accepting events, gives the queue up to `drain` to empty, then
   /// stops the executor. Idempotent; called before destruction.
   virtual void stop(std::chrono::milliseconds drain) = 0;

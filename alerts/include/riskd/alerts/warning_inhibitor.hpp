@@ -34,6 +34,11 @@ class WarningInhibitor {
   /// `event` was inhibited.
   bool admit(const AlertEvent& event, std::vector<AlertEvent>& deliver);
 
+  /// Records `event`, firing before a restart, as given and delivered
+  /// then (nothing is delivered now): a restored breach inhibits its warning
+  /// until it resolves; a restored warning is what the receiver last saw.
+  void restore_firing(const AlertEvent& event);
+
   /// False for events rule 1 lets pass untouched (admit would only copy them
   /// to `deliver`): a fast path for callers.
   [[nodiscard]] static bool concerns(const AlertEvent& event);
