@@ -93,7 +93,7 @@ bool CovenantAlerts::any_pending(std::size_t index) const {
 }
 
 void CovenantAlerts::evaluate(std::size_t index, const risk::CompiledBorrower& borrower,
-                              const risk::BorrowerResult& result, std::span<const risk::Scenario> scenarios,
+                              const risk::ResultView& result, std::span<const risk::Scenario> scenarios,
                               const risk::AlertingParams& params, risk::TimeMs now_ms, std::vector<AlertEvent>& out) {
   const auto for_ms = static_cast<risk::TimeMs>(params.for_s * 1000.0);
   const std::size_t first = slot(index, 0);

@@ -130,10 +130,9 @@ void Engine::step_all(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& even
   book_.revalue_all();
   view_changed_all();
   const auto& borrowers = book_.borrowers();
-  const auto& results = book_.results();
   for (std::size_t i = 0; i < borrowers.size(); ++i) {
-    if (!results[i].evaluated) continue;
-    covenant_alerts_.evaluate(i, borrowers[i], results[i], book_.scenarios(), book_.config().alerting, now_ms, events);
+    if (!book_.evaluated(i)) continue;
+    covenant_alerts_.evaluate(i, borrowers[i], book_.view(i), book_.scenarios(), book_.config().alerting, now_ms, events);
   }
 }
 
@@ -430,21 +429,21 @@ void Engine::rebuild_index() {
   for (std::size_t i = 0; i < n; ++i) {
     const risk::CompiledBorrower& b = borrowers[i];
     std::vector<risk::SeriesId> coins(b.price_series.begin(), b.price_series.end());
-    if (b.mining && b.mining->derived_from_price &&
-        std::find(coins.begin(), coins.end(), b.mining->series) == coins.end()) {
-      coins.push_back(b.mining->series);
+    if (b.mining() && b.mining()->derived_from_price &&
+        std::find(coins.begin(), coins.end(), b.mining()->series) == coins.end()) {
+      coins.push_back(b.mining()->series);
     }
     // A series the borrower also reads as a GPU index, rate or hashprice is
     // not monotone for it: such ticks visit it directly.
     std::erase_if(coins, [&](risk::SeriesId sid) {
       return std::binary_search(b.slow_series.begin(), b.slow_series.end(), sid) ||
-             (b.mining && !b.mining->derived_from_price && b.mining->series == sid);
+             (b.mining() && !b.mining()->derived_from_price && b.mining()->series == sid);
     });
     std::sort(coins.begin(), coins.end());
     bool ok = b.debt_usd >= 0.0 && rules <= k_max_boxed_rules;
-    for (const auto& h : b.crypto) ok = ok && h.units >= 0.0 && h.haircut <= 1.0;
-    if (b.mining && b.mining->derived_from_price) {
-      ok = ok && b.mining->hashrate_ph >= 0.0 && b.mining->btc_per_ph_day >= 0.0;
+    for (const auto& h : b.crypto()) ok = ok && h.units >= 0.0 && h.haircut <= 1.0;
+    if (b.mining() && b.mining()->derived_from_price) {
+      ok = ok && b.mining()->hashrate_ph >= 0.0 && b.mining()->btc_per_ph_day >= 0.0;
     }
     for (std::size_t k = 0; k < book_.scenarios().size(); ++k) {
       for (const risk::SeriesId sid : coins) {
@@ -481,7 +480,7 @@ void Engine::rebuild_index() {
   changed_series_.clear();
   visit_all_ = true;
   all_dirty_ = true;
-  scratch_result_.stress.resize(book_.scenarios().size());
+  scratch_stress_.resize(book_.scenarios().size());
   scratch_values_.resize(book_.variant_count());
 }
 
@@ -534,7 +533,7 @@ void Engine::visit(std::size_t i, risk::TimeMs now_ms, std::vector<alerts::Alert
     index_.clear_box(static_cast<std::uint32_t>(i), coins(i));
     return;
   }
-  covenant_alerts_.evaluate(i, book_.borrowers()[i], book_.results()[i], book_.scenarios(), book_.config().alerting,
+  covenant_alerts_.evaluate(i, book_.borrowers()[i], book_.view(i), book_.scenarios(), book_.config().alerting,
                             now_ms, events);
   classify(i);
 }
@@ -563,15 +562,13 @@ std::uint64_t Engine::readings_at(std::size_t i, double f, std::span<double> coi
   const risk::Valuer& valuer = book_.valuer();
   // The same arithmetic as Book::revalue_one (finish() and ratios() share it).
   const risk::StressRatios r0 = valuer.ratios(b, slow[0], scratch_values_[0]);
-  scratch_result_.figures.ltv = r0.ltv;
-  scratch_result_.figures.liquidation_ltv = r0.liquidation_ltv;
-  scratch_result_.figures.dscr = r0.dscr;
   for (std::size_t s = 0; s < scenarios; ++s)
-    scratch_result_.stress[s] = valuer.ratios(b, slow[1 + s], scratch_values_[1 + s]);
+    scratch_stress_[s] = valuer.ratios(b, slow[1 + s], scratch_values_[1 + s]);
+  const risk::ResultView probe{r0.ltv, r0.liquidation_ltv, r0.dscr, scratch_stress_};
   std::uint64_t bits = 0;
   const std::size_t rules = alerts::k_fixed_rules + scenarios;
   for (std::size_t r = 0; r < rules; ++r) {
-    const alerts::RuleReading reading = alerts::read_rule(r, scratch_result_, b.covenants, book_.config().alerting);
+    const alerts::RuleReading reading = alerts::read_rule(r, probe, b.covenants, book_.config().alerting);
     bits |= (static_cast<std::uint64_t>(reading.fire) << (2 * r)) |
             (static_cast<std::uint64_t>(reading.resolve) << (2 * r + 1));
   }
@@ -609,7 +606,7 @@ bool Engine::guess_quiet_moves(std::size_t i, double& g_down, double& g_up) cons
     double coin_liq = 0.0;
     double other_mark = slow[v].gpu_mark_usd + b.cash_usd;
     double other_liq = slow[v].gpu_liquidation_usd + b.cash_usd;
-    for (const auto& h : b.crypto) {
+    for (const auto& h : b.crypto()) {
       if (std::binary_search(cs.begin(), cs.end(), h.series)) {
         const double m = h.units * scale(h.series);
         coin_mark += m;
@@ -626,8 +623,8 @@ bool Engine::guess_quiet_moves(std::size_t i, double& g_down, double& g_up) cons
     const double ds = slow[v].debt_service_usd;
     double mining_per_f = 0.0;  // hashprice per unit of f, when it moves with a coin
     double fixed_cfads = slow[v].gpu_fwd12_usd - b.fixed_costs_usd_per_year;
-    if (b.mining) {
-      const risk::CompiledMining& m = *b.mining;
+    if (b.mining()) {
+      const risk::CompiledMining& m = *b.mining();
       if (m.derived_from_price && std::binary_search(cs.begin(), cs.end(), m.series)) {
         mining_per_f = m.btc_per_ph_day * scale(m.series);
         if (!std::isfinite(mining_per_f)) return false;
@@ -637,10 +634,10 @@ bool Engine::guess_quiet_moves(std::size_t i, double& g_down, double& g_up) cons
       }
     }
     auto dscr_levels = [&](double y) {
-      if (!(ds > 0.0) || !b.mining || mining_per_f <= 0.0) return;
+      if (!(ds > 0.0) || !b.mining() || mining_per_f <= 0.0) return;
       const double mining12 = y * ds - fixed_cfads;  // needed from mining
       if (mining12 <= 0.0) return;
-      add((mining12 / (b.mining->hashrate_ph * 365.0) + b.mining->opex_usd_per_ph_day) / mining_per_f);
+      add((mining12 / (b.mining()->hashrate_ph * 365.0) + b.mining()->opex_usd_per_ph_day) / mining_per_f);
     };
     if (v == 0) {
       for (const double x : {max_ltv, max_ltv - a.ltv_hysteresis, max_ltv - a.warn_ltv_margin,

@@ -5,10 +5,9 @@ namespace riskd::daemon {
 std::vector<AlertRef> conditions_holding(const risk::Book& book, std::size_t index) {
   std::vector<AlertRef> refs;
   const auto& b = book.borrowers()[index];
-  const auto& result = book.results()[index];
   const std::size_t rules = alerts::k_fixed_rules + book.scenarios().size();
   for (std::size_t r = 0; r < rules; ++r) {
-    if (alerts::read_rule(r, result, b.covenants, book.config().alerting).fire) {
+    if (alerts::read_rule(r, book.view(index), b.covenants, book.config().alerting).fire) {
       refs.push_back({alerts::rule_name(r, book.scenarios()), alerts::rule_severity(r)});
     }
   }
@@ -19,14 +18,13 @@ void write_borrower(risk::JsonText& out, const risk::Book& book, std::size_t ind
                     const std::vector<AlertRef>& alerts) {
   const risk::CompiledBorrower& b = book.borrowers()[index];
   write_borrower(out, book, index, alerts,
-                 book.valuer().breach_levels(b, book.values(), book.valuation_day(), book.results()[index].figures));
+                 book.valuer().breach_levels(b, book.values(), book.valuation_day(), book.figures(index)));
 }
 
 void write_borrower(risk::JsonText& out, const risk::Book& book, std::size_t index,
                     const std::vector<AlertRef>& alerts, const risk::BreachLevels& breach) {
   const risk::CompiledBorrower& b = book.borrowers()[index];
-  const risk::BorrowerResult& r = book.results()[index];
-  const risk::Figures& f = r.figures;
+  const risk::Figures f = book.figures(index);
   const auto& catalog = book.catalog();
 
   out.begin_object();
@@ -56,9 +54,10 @@ void write_borrower(risk::JsonText& out, const risk::Book& book, std::size_t ind
   out.key("stress").begin_object();
   for (std::size_t k = 0; k < book.scenarios().size(); ++k) {
     out.key(book.scenarios()[k].name).begin_object();
-    out.key("ltv").number(r.stress[k].ltv);
-    out.key("liquidation_ltv").number(r.stress[k].liquidation_ltv);
-    out.key("dscr").number(r.stress[k].dscr);
+    const risk::StressRatios& st = book.stress(index)[k];
+    out.key("ltv").number(st.ltv);
+    out.key("liquidation_ltv").number(st.liquidation_ltv);
+    out.key("dscr").number(st.dscr);
     out.end_object();
   }
   out.end_object();

@@ -56,10 +56,9 @@ void SignalTracker::collect(Engine& engine, const Send& send) {
 
   const std::size_t rules = alerts::k_fixed_rules + book.scenarios().size();
   for (const std::size_t i : candidates) {
-    const risk::BorrowerResult& r = book.results()[i];
-    if (!r.evaluated) continue;
+    if (!book.evaluated(i)) continue;
     const std::string& id = borrowers[i].id;
-    const risk::Figures& f = r.figures;
+    const risk::Figures f = book.figures(i);
     const auto known = last_.find(id);
     if (known != last_.end()) {
       const Last& l = known->second;

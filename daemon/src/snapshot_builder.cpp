@@ -78,14 +78,14 @@ bool id_key_less(const std::string& a, const std::string& b) {
 BorrowerViewPtr make_view(const Engine& e, std::size_t i, AlertListPtr firing, const ViewNamesPtr& names) {
   const risk::Book& book = e.book();
   const risk::CompiledBorrower& b = book.borrowers()[i];
-  const risk::BorrowerResult& r = book.results()[i];
   auto v = std::make_shared<BorrowerView>();
   v->names = names;
   v->name_index = static_cast<std::uint32_t>(i);
-  v->figures = r.figures;
+  v->figures = book.figures(i);
   v->firing = std::move(firing);
-  v->breach = book.valuer().breach_levels(b, book.values(), book.valuation_day(), r.figures);
-  v->stress.assign(r.stress.begin(), r.stress.end());
+  v->breach = book.valuer().breach_levels(b, book.values(), book.valuation_day(), v->figures);
+  const auto stress = book.stress(i);
+  v->stress.assign(stress.begin(), stress.end());
   v->stale = std::any_of(b.required_series.begin(), b.required_series.end(),
                          [&](risk::SeriesId sid) { return e.is_stale(sid); });
   // Rank for the metrics cap: worst severity firing, then how far the worst
@@ -97,10 +97,10 @@ BorrowerViewPtr make_view(const Engine& e, std::size_t i, AlertListPtr firing, c
     v->worst_severity = std::max(v->worst_severity, alerts::rule_severity(rule));
     double depth = 0.0;
     if (rule >= alerts::k_fixed_rules) {
-      const risk::StressRatios& st = r.stress[rule - alerts::k_fixed_rules];
+      const risk::StressRatios& st = stress[rule - alerts::k_fixed_rules];
       depth = std::max(past(st.ltv, b.covenants.max_ltv, true), past(st.dscr, b.covenants.min_dscr, false));
     } else {
-      const alerts::RuleReading reading = alerts::read_rule(rule, r, b.covenants, params);
+      const alerts::RuleReading reading = alerts::read_rule(rule, book.view(i), b.covenants, params);
       depth = past(reading.value, reading.threshold, rule != 2 && rule != 3);  // 2, 3: DSCR rules
     }
     v->breach_depth = std::max(v->breach_depth, depth);
@@ -204,7 +204,7 @@ void SnapshotBuilder::full(const Engine& e) {
     firing_[i] = firing_of(e.covenant_alerts(), book, i);
     if (firing_[i]) borrower_alert_count_ += firing_[i]->size();
     const risk::CompiledBorrower& b = book.borrowers()[i];
-    if (!book.results()[i].evaluated) {
+    if (!book.evaluated(i)) {
       not_evaluated_.push_back(b.id);
       continue;
     }
@@ -274,7 +274,7 @@ void SnapshotBuilder::incremental(const Engine& e, std::vector<std::uint32_t> ch
       firing_[i] = std::move(firing);
       dirty_chunks.push_back(alert_rank_[i] / ActiveAlerts::k_chunk);
     }
-    const bool evaluated = book.results()[i].evaluated;
+    const bool evaluated = book.evaluated(i);
     if (evaluated != (views_[i] != nullptr)) {  // the list's layout changes: rare
       full(e);
       return;

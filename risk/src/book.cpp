@@ -29,6 +29,7 @@ Book::Book(const RiskConfig& config) : config_(config), valuer_(config.model) {
   config_.borrowers.clear();
   config_.borrowers.shrink_to_fit();
   results_.resize(borrowers_.size());
+  evaluated_.assign(borrowers_.size(), 0);
   gpu_valid_.assign(borrowers_.size(), 0);
   ds_valid_.assign(borrowers_.size(), 0);
   rebuild_scenarios();
@@ -80,7 +81,7 @@ void Book::rebuild_scenarios() {
   ops_.clear();
   for (const auto& s : scenarios_) ops_.push_back(resolve_shocks(s, catalog_, is_spread_series_));
   grow_arrays();
-  for (std::size_t i = 0; i < borrowers_.size(); ++i) results_[i].stress.resize(scenarios_.size());
+  stress_.resize(borrowers_.size() * scenarios_.size());
   slow_.resize(borrowers_.size() * (1 + scenarios_.size()));
   invalidate_all();
   evaluable_stale_ = true;
@@ -139,9 +140,8 @@ bool Book::is_evaluable(std::size_t i) {
 
 bool Book::revalue_one(std::size_t i) {
   refresh_evaluable();
-  BorrowerResult& r = results_[i];
   if (evaluable_[i] == 0) {
-    r.evaluated = false;
+    evaluated_[i] = 0;
     return false;
   }
   const std::size_t variants = 1 + scenarios_.size();
@@ -156,15 +156,55 @@ bool Book::revalue_one(std::size_t i) {
       slow[v].debt_service_usd = valuer_.debt_service_usd(b, values_[v], t_ms_);
     ds_valid_[i] = 1;
   }
-  r.figures = valuer_.finish(b, slow[0], values_[0]);
-  for (std::size_t k = 0; k < scenarios_.size(); ++k) r.stress[k] = valuer_.ratios(b, slow[1 + k], values_[1 + k]);
-  r.evaluated = true;
+  const Figures f = valuer_.finish(b, slow[0], values_[0]);
+  results_[i] = {f.ltv, f.liquidation_ltv, f.dscr, f.crypto_usd, f.crypto_liquidation_usd, f.mining12_usd};
+  StressRatios* stress = stress_.data() + i * scenarios_.size();
+  for (std::size_t k = 0; k < scenarios_.size(); ++k) stress[k] = valuer_.ratios(b, slow[1 + k], values_[1 + k]);
+  evaluated_[i] = 1;
   return true;
+}
+
+Figures Book::figures(std::size_t i) const {
+  // Valuer::finish's assignments, in its order, from what it was given.
+  const BorrowerResult& r = results_[i];
+  const CompiledBorrower& b = borrowers_[i];
+  const SlowTerms& slow = slow_[i * (1 + scenarios_.size())];
+  Figures f;
+  f.crypto_usd = r.crypto_usd;
+  f.crypto_liquidation_usd = r.crypto_liquidation_usd;
+  f.mining12_usd = r.mining12_usd;
+  f.gpu_usd = slow.gpu_mark_usd;
+  f.gpu_liquidation_usd = slow.gpu_liquidation_usd;
+  f.cash_usd = b.cash_usd;
+  f.debt_usd = b.debt_usd;
+  f.debt_service_usd = slow.debt_service_usd;
+  f.cfads_usd = slow.gpu_fwd12_usd + f.mining12_usd - b.fixed_costs_usd_per_year;
+  f.mark_usd = f.crypto_usd + f.gpu_usd + f.cash_usd;
+  f.liquidation_usd = f.crypto_liquidation_usd + f.gpu_liquidation_usd + f.cash_usd;
+  f.ltv = r.ltv;
+  f.liquidation_ltv = r.liquidation_ltv;
+  f.dscr = r.dscr;
+  return f;
 }
 
 void Book::revalue_all() {
   refresh_evaluable();
-  for (std::size_t i = 0; i < borrowers_.size(); ++i) revalue_one(i);
+  // A book of 100,000 borrowers does not fit in cache. The per-borrower
+  // arrays are read in order (the hardware prefetches them); each
+  // borrower's parts block (pools first) is asked for two borrowers ahead,
+  // about one memory latency at ~0.3 us a borrower. Written inline: GCC
+  // drops calls to a function whose only effect is a prefetch.
+  constexpr std::size_t k_ahead = 2;
+  const std::size_t n = borrowers_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + k_ahead < n) {
+      const CompiledBorrower& next = borrowers_[i + k_ahead];
+      const auto* block = reinterpret_cast<const char*>(next.pools().data());  // the block's start
+      const std::size_t bytes = next.parts.block_bytes();
+      for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(block + offset);
+    }
+    revalue_one(i);
+  }
 }
 
 std::size_t Book::upsert(const BorrowerSpec& spec) {
@@ -174,6 +214,7 @@ std::size_t Book::upsert(const BorrowerSpec& spec) {
     i = *found;
     borrowers_[i] = std::move(compiled);
     results_[i] = BorrowerResult{};
+    evaluated_[i] = 0;
   } else {
     i = borrowers_.size();
     borrowers_.push_back(std::move(compiled));
@@ -181,6 +222,7 @@ std::size_t Book::upsert(const BorrowerSpec& spec) {
                                       [&](std::uint32_t k, const std::string& key) { return borrowers_[k].id < key; });
     by_id_.insert(pos, static_cast<std::uint32_t>(i));
     results_.emplace_back();
+    evaluated_.push_back(0);
     gpu_valid_.push_back(0);
     ds_valid_.push_back(0);
   }
@@ -195,6 +237,9 @@ bool Book::remove(std::string_view id) {
   const auto variants = static_cast<std::ptrdiff_t>(1 + scenarios_.size());
   borrowers_.erase(borrowers_.begin() + pos);
   results_.erase(results_.begin() + pos);
+  evaluated_.erase(evaluated_.begin() + pos);
+  const auto scenarios = static_cast<std::ptrdiff_t>(scenarios_.size());
+  stress_.erase(stress_.begin() + pos * scenarios, stress_.begin() + (pos + 1) * scenarios);
   slow_.erase(slow_.begin() + pos * variants, slow_.begin() + (pos + 1) * variants);
   gpu_valid_.erase(gpu_valid_.begin() + pos);
   ds_valid_.erase(ds_valid_.begin() + pos);
@@ -225,17 +270,17 @@ Book::MemoryBytes Book::memory_bytes() const {
   MemoryBytes m;
   m.borrowers = borrowers_.capacity() * sizeof(CompiledBorrower);
   for (const CompiledBorrower& b : borrowers_) {
-    m.borrowers += b.crypto.capacity() * sizeof(CompiledHolding) + b.pools.capacity() * sizeof(CompiledPool) +
-                   b.facilities.capacity() * sizeof(CompiledFacility);
+    m.borrowers += b.parts.block_bytes();
     for (const SeriesIdList* list :
          {&b.required_series, &b.slow_series, &b.price_series, &b.gpu_index_series, &b.spread_series}) {
       if (list->size() > SeriesIdList::k_inline) m.borrowers += list->size() * sizeof(SeriesId);
     }
   }
-  m.results = results_.capacity() * sizeof(BorrowerResult) + slow_.capacity() * sizeof(SlowTerms);
-  for (const BorrowerResult& r : results_) m.results += r.stress.capacity() * sizeof(StressRatios);
+  m.results = results_.capacity() * sizeof(BorrowerResult) + stress_.capacity() * sizeof(StressRatios) +
+              slow_.capacity() * sizeof(SlowTerms);
   m.lookup = by_id_.capacity() * sizeof(std::uint32_t) + gpu_dependents_.memory_bytes() +
-             rate_dependents_.memory_bytes() + evaluable_.capacity() + gpu_valid_.capacity() + ds_valid_.capacity();
+             rate_dependents_.memory_bytes() + evaluable_.capacity() + evaluated_.capacity() + gpu_valid_.capacity() +
+             ds_valid_.capacity();
   return m;
 }
 

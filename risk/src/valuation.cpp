@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <stdexcept>
 
 #include <immintrin.h>  // SSE2 (baseline x86-64); AVX only where the CPU has it
 
@@ -21,6 +23,49 @@ double fire_sale_discount(double count, const GpuModelParams& gm, const ModelPar
 
 }  // namespace
 
+namespace {
+
+template <typename T>
+std::byte* copy_part(std::span<const T> part, std::byte* to) {
+  std::uninitialized_copy(part.begin(), part.end(), reinterpret_cast<T*>(to));
+  return to + part.size_bytes();
+}
+
+std::uint16_t part_count(std::size_t n, const char* what) {
+  if (n > BorrowerParts::k_max_count) {
+    throw std::length_error(std::string("compiled borrower: more than 65535 ") + what);
+  }
+  return static_cast<std::uint16_t>(n);
+}
+
+}  // namespace
+
+BorrowerParts::BorrowerParts(std::span<const CompiledHolding> crypto, std::span<const CompiledPool> pools,
+                             std::span<const CompiledFacility> facilities, const CompiledMining* mining)
+    : n_pools_(part_count(pools.size(), "GPU pools")),
+      n_facilities_(part_count(facilities.size(), "facilities")),
+      n_crypto_(part_count(crypto.size(), "crypto holdings")),
+      has_mining_(mining != nullptr) {
+  const std::size_t bytes = block_bytes();
+  if (bytes == 0) return;
+  block_ = std::make_unique_for_overwrite<std::byte[]>(bytes);  // new[] aligns for any fundamental type
+  std::byte* to = copy_part(pools, block_.get());
+  to = copy_part(facilities, to);
+  to = copy_part(crypto, to);
+  if (mining) copy_part(std::span<const CompiledMining>(mining, 1), to);
+}
+
+BorrowerParts::BorrowerParts(const BorrowerParts& other) { copy_from(other); }
+
+BorrowerParts& BorrowerParts::operator=(const BorrowerParts& other) {
+  if (this != &other) copy_from(other);
+  return *this;
+}
+
+void BorrowerParts::copy_from(const BorrowerParts& other) {
+  *this = BorrowerParts(other.crypto(), other.pools(), other.facilities(), other.mining());
+}
+
 CompiledBorrower compile_borrower(const BorrowerSpec& spec, SeriesCatalog& catalog,
                                   const std::map<std::string, GpuModelParams>& gpu_models,
                                   const ModelParams& model) {
@@ -29,9 +74,16 @@ CompiledBorrower compile_borrower(const BorrowerSpec& spec, SeriesCatalog& catal
   b.covenants = spec.covenants;
   b.cash_usd = spec.cash_usd;
   b.fixed_costs_usd_per_year = spec.fixed_costs_usd_per_year;
+  std::vector<CompiledHolding> crypto;
+  std::vector<CompiledPool> pools;
+  std::optional<CompiledMining> mining;
+  std::vector<CompiledFacility> facilities;
+  crypto.reserve(spec.crypto.size());
+  pools.reserve(spec.gpus.size());
+  facilities.reserve(spec.facilities.size());
   for (const auto& h : spec.crypto) {
     const SeriesId sid = catalog.intern(h.series, SeriesKind::price);
-    b.crypto.push_back({sid, h.units, h.haircut});
+    crypto.push_back({sid, h.units, h.haircut});
     add_unique(b.price_series, sid);
     add_unique(b.required_series, sid);
   }
@@ -52,7 +104,7 @@ CompiledBorrower compile_borrower(const BorrowerSpec& spec, SeriesCatalog& catal
     const auto gm = gpu_models.find(p.model);
     const GpuModelParams params = gm == gpu_models.end() ? GpuModelParams{} : gm->second;
     cp.liquidation_factor = 1.0 - fire_sale_discount(p.count, params, model);
-    b.pools.push_back(cp);
+    pools.push_back(cp);
     add_unique(b.gpu_index_series, cp.index);
     add_unique(b.slow_series, cp.index);
     add_unique(b.required_series, cp.index);
@@ -71,7 +123,7 @@ CompiledBorrower compile_borrower(const BorrowerSpec& spec, SeriesCatalog& catal
       cm.series = catalog.intern(m.btc_series, SeriesKind::price);
     }
     add_unique(b.required_series, cm.series);
-    b.mining = cm;
+    mining = cm;
   }
   for (const auto& f : spec.facilities) {
     CompiledFacility cf;
@@ -98,8 +150,9 @@ CompiledBorrower compile_borrower(const BorrowerSpec& spec, SeriesCatalog& catal
       cf.floor_rate = fl.floor_pct / 100.0;
     }
     b.debt_usd += f.principal_usd;
-    b.facilities.push_back(cf);
+    facilities.push_back(cf);
   }
+  b.parts = BorrowerParts(crypto, pools, facilities, mining ? &*mining : nullptr);
   std::sort(b.required_series.begin(), b.required_series.end());
   std::sort(b.slow_series.begin(), b.slow_series.end());
   return b;
@@ -393,12 +446,12 @@ void Valuer::value_pools(const CompiledBorrower& b, std::span<const double> valu
   const MonthTables t{decay_.data(), discount_.data(), decay_nonincreasing_, use_avx_, &model_};
   clear_pools(slow);
   // Up to k_max_jobs pools side by side; their values added in pool order.
-  for (std::size_t first = 0; first < b.pools.size(); first += k_max_jobs) {
-    const std::size_t n = std::min(k_max_jobs, b.pools.size() - first);
+  for (std::size_t first = 0; first < b.pools().size(); first += k_max_jobs) {
+    const std::size_t n = std::min(k_max_jobs, b.pools().size() - first);
     PoolJob jobs[k_max_jobs];
     PoolValue out[k_max_jobs];
     for (std::size_t j = 0; j < n; ++j) {
-      const CompiledPool& pool = b.pools[first + j];
+      const CompiledPool& pool = b.pools()[first + j];
       jobs[j] = {&pool, schedule(pool, t_ms), values[pool.index], &out[j]};
     }
     value_jobs(t, jobs, n);
@@ -413,7 +466,7 @@ void Valuer::value_pools(const CompiledBorrower& b, std::span<const std::vector<
   // Pool by pool (each variant adds its pools in pool order), the schedule
   // once, up to k_max_jobs variants side by side: they have about the same
   // number of months, so their addition chains overlap best.
-  for (const CompiledPool& pool : b.pools) {
+  for (const CompiledPool& pool : b.pools()) {
     const PoolSchedule s = schedule(pool, t_ms);
     for (std::size_t first = 0; first < slow.size(); first += k_max_jobs) {
       const std::size_t n = std::min(k_max_jobs, slow.size() - first);
@@ -429,7 +482,7 @@ void Valuer::value_pools(const CompiledBorrower& b, std::span<const std::vector<
 double Valuer::debt_service_usd(const CompiledBorrower& b, std::span<const double> values, TimeMs t_ms,
                                 double spread_shift_bps, bool apply_floors) const {
   double ds = 0.0;
-  for (const auto& f : b.facilities) {
+  for (const auto& f : b.facilities()) {
     const double tau = std::max(0.0, years_between(t_ms, f.maturity_ms));
     const double w = std::min(1.0, tau);
     double rate = f.fixed_rate;
@@ -462,13 +515,13 @@ struct PriceTerms {
 
 PriceTerms price_terms(const CompiledBorrower& b, std::span<const double> values) {
   PriceTerms p;
-  for (const auto& h : b.crypto) {
+  for (const auto& h : b.crypto()) {
     const double mark = h.units * values[h.series];
     p.crypto_usd += mark;
     p.crypto_liquidation_usd += mark * (1.0 - h.haircut);
   }
-  if (b.mining) {
-    const CompiledMining& m = *b.mining;
+  if (const CompiledMining* mining = b.mining()) {
+    const CompiledMining& m = *mining;
     const double hashprice = m.derived_from_price ? m.btc_per_ph_day * values[m.series] : values[m.series];
     p.mining12_usd = m.hashrate_ph * 365.0 * std::max(0.0, hashprice - m.opex_usd_per_ph_day);
   }
@@ -527,7 +580,7 @@ BreachLevels Valuer::breach_levels(const CompiledBorrower& b, std::span<const do
   for (const SeriesId sid : b.price_series) {
     double units = 0.0;
     double other_crypto_usd = 0.0;
-    for (const auto& h : b.crypto) {
+    for (const auto& h : b.crypto()) {
       if (h.series == sid) {
         units += h.units;
       } else {
@@ -550,13 +603,13 @@ BreachLevels Valuer::breach_levels(const CompiledBorrower& b, std::span<const do
     const double r_now = values[sid];
     if (ds != 0.0) {
       double other_fwd12 = 0.0;
-      for (const auto& pool : b.pools) {
+      for (const auto& pool : b.pools()) {
         if (pool.index != sid) other_fwd12 += pool_fwd12_usd(pool, values[pool.index], t_ms);
       }
       const double fixed_cfads = other_fwd12 + figures.mining12_usd - b.fixed_costs_usd_per_year;
       auto dscr_at = [&](double rent) {
         double fwd12 = 0.0;
-        for (const auto& pool : b.pools) {
+        for (const auto& pool : b.pools()) {
           if (pool.index == sid) fwd12 += pool_fwd12_usd(pool, rent, t_ms);
         }
         return (fixed_cfads + fwd12) / ds;
@@ -582,7 +635,7 @@ BreachLevels Valuer::breach_levels(const CompiledBorrower& b, std::span<const do
 
   // Spread: Δ* = (CFADS / min_dscr - DS_nofloor) / Σ_floating P_f w_f / 10000.
   double floating_weight = 0.0;
-  for (const auto& f : b.facilities) {
+  for (const auto& f : b.facilities()) {
     if (!f.floating) continue;
     const double w = std::min(1.0, std::max(0.0, years_between(t_ms, f.maturity_ms)));
     floating_weight += f.principal_usd * w / 10000.0;

@@ -12,12 +12,18 @@ namespace {
 
 constexpr double k_inf = std::numeric_limits<double>::infinity();
 
-risk::BorrowerResult result(double ltv, double liq_ltv, double dscr, std::vector<risk::StressRatios> stress = {}) {
-  risk::BorrowerResult r;
-  r.evaluated = true;
-  r.figures.ltv = ltv;
-  r.figures.liquidation_ltv = liq_ltv;
-  r.figures.dscr = dscr;
+/// An evaluation as the rules read it (risk::ResultView), owning its stress ratios.
+struct Result {
+  risk::StressRatios base;
+  std::vector<risk::StressRatios> stress;
+  operator risk::ResultView() const {  // NOLINT(google-explicit-constructor)
+    return {base.ltv, base.liquidation_ltv, base.dscr, stress};
+  }
+};
+
+Result result(double ltv, double liq_ltv, double dscr, std::vector<risk::StressRatios> stress = {}) {
+  Result r;
+  r.base = {ltv, liq_ltv, dscr};
   r.stress = std::move(stress);
   return r;
 }
@@ -32,7 +38,7 @@ struct Harness {
     borrower.covenants = {0.70, 1.25};
     alerts.resize(1, alerts::k_fixed_rules + scenarios.size());
   }
-  std::vector<alerts::AlertEvent> eval(const risk::BorrowerResult& r, risk::TimeMs now_ms) {
+  std::vector<alerts::AlertEvent> eval(const Result& r, risk::TimeMs now_ms) {
     std::vector<alerts::AlertEvent> out;
     alerts.evaluate(0, borrower, r, scenarios, params, now_ms, out);
     return out;

@@ -59,7 +59,7 @@ TEST_CASE("engine: a rejected tick changes no state and raises nothing") {
   daemon::Engine e(vectors_config().risk);
   std::vector<alerts::AlertEvent> events;
   feed_all(e, "2025-12-19T10:00:00Z", events);
-  const auto before = e.book().results()[0].figures.ltv;
+  const auto before = e.book().figures(0).ltv;
   const auto t_before = e.event_time_ms();
   events.clear();
   CHECK(e.apply(R"({"series": "BTC-USD", "value": -5, "ts": "2025-12-20T00:00:00Z"})", std::nullopt, events).outcome ==
@@ -70,7 +70,7 @@ TEST_CASE("engine: a rejected tick changes no state and raises nothing") {
   CHECK(e.apply(R"({"series": "ETH-USD", "value": 5, "ts": "2026-01-01T00:00:00Z"})", std::nullopt, events).outcome ==
         risk::TickOutcome::unknown_series);
   CHECK(events.empty());
-  CHECK(e.book().results()[0].figures.ltv == before);
+  CHECK(e.book().figures(0).ltv == before);
   CHECK(e.event_time_ms() == t_before);
   CHECK(e.counts()[static_cast<std::size_t>(risk::TickOutcome::rejected_value)] == 1);
   CHECK(e.counts()[static_cast<std::size_t>(risk::TickOutcome::unknown_series)] == 1);

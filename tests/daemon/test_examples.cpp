@@ -54,8 +54,8 @@ TEST_CASE("docs/methodology.md: the worked example's figures are the engine's") 
   book.revalue_all();
   const std::size_t i = *book.borrower_index("host-c");
   const risk::CompiledBorrower& b = book.borrowers()[i];
-  const risk::Figures& f = book.results()[i].figures;
-  const risk::CompiledPool& pool = b.pools.at(0);
+  const risk::Figures f = book.figures(i);
+  const risk::CompiledPool& pool = b.pools()[0];
   const risk::PoolValue pv = book.valuer().value_pool(pool, book.values()[pool.index], t);
   const double age = risk::months_between(pool.in_service_ms, t);
   const risk::BreachLevels breach = book.valuer().breach_levels(b, book.values(), t, f);

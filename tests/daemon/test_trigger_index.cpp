@@ -138,15 +138,15 @@ bool same(double a, double b) {
 
 void check_same_figures(daemon::Engine& indexed, const daemon::Engine& brute, std::size_t tick) {
   indexed.refresh_results();
-  const auto& ri = indexed.book().results();
-  const auto& rb = brute.book().results();
-  REQUIRE(ri.size() == rb.size());
-  for (std::size_t i = 0; i < ri.size(); ++i) {
+  const risk::Book& bi = indexed.book();
+  const risk::Book& bb = brute.book();
+  REQUIRE(bi.borrowers().size() == bb.borrowers().size());
+  for (std::size_t i = 0; i < bb.borrowers().size(); ++i) {
     INFO("tick ", tick, " borrower ", brute.book().borrowers()[i].id);
-    REQUIRE(ri[i].evaluated == rb[i].evaluated);
-    if (!rb[i].evaluated) continue;
-    const risk::Figures& a = ri[i].figures;
-    const risk::Figures& b = rb[i].figures;
+    REQUIRE(bi.evaluated(i) == bb.evaluated(i));
+    if (!bb.evaluated(i)) continue;
+    const risk::Figures a = bi.figures(i);
+    const risk::Figures b = bb.figures(i);
     CHECK(same(a.ltv, b.ltv));
     CHECK(same(a.liquidation_ltv, b.liquidation_ltv));
     CHECK(same(a.dscr, b.dscr));
@@ -156,11 +156,13 @@ void check_same_figures(daemon::Engine& indexed, const daemon::Engine& brute, st
     CHECK(same(a.liquidation_usd, b.liquidation_usd));
     CHECK(same(a.gpu_usd, b.gpu_usd));
     CHECK(same(a.mining12_usd, b.mining12_usd));
-    REQUIRE(ri[i].stress.size() == rb[i].stress.size());
-    for (std::size_t k = 0; k < rb[i].stress.size(); ++k) {
-      CHECK(same(ri[i].stress[k].ltv, rb[i].stress[k].ltv));
-      CHECK(same(ri[i].stress[k].liquidation_ltv, rb[i].stress[k].liquidation_ltv));
-      CHECK(same(ri[i].stress[k].dscr, rb[i].stress[k].dscr));
+    const auto si = indexed.book().stress(i);
+    const auto sb = brute.book().stress(i);
+    REQUIRE(si.size() == sb.size());
+    for (std::size_t k = 0; k < sb.size(); ++k) {
+      CHECK(same(si[k].ltv, sb[k].ltv));
+      CHECK(same(si[k].liquidation_ltv, sb[k].liquidation_ltv));
+      CHECK(same(si[k].dscr, sb[k].dscr));
     }
   }
 }

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <stdexcept>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -89,7 +91,7 @@ TEST_CASE("GPU pool: flat rent, no discounting: 12 months of 730 h x N x R") {
     s.gpus = {pool(100, 12)};
     return mk.compile(s, flat_model());
   }();
-  const PoolValue pv = Valuer{flat_model()}.value_pool(b.pools[0], 2.0, k_t);
+  const PoolValue pv = Valuer{flat_model()}.value_pool(b.pools()[0], 2.0, k_t);
   // CF_m = 730 * 100 * 2 = 146,000; M = 12 -> mark = fwd12 = 1,752,000
   CHECK(pv.mark_usd == doctest::Approx(1752000.0).epsilon(k_rel));
   CHECK(pv.fwd12_usd == doctest::Approx(1752000.0).epsilon(k_rel));
@@ -108,7 +110,7 @@ TEST_CASE("GPU pool: rent decays by (1-g)^(m/12) and cash flows discount by (1+d
   s.gpus = {p};
   const ModelParams model;  // g = 0.30, d = 0.12
   const CompiledBorrower b = mk.compile(s, model);
-  const PoolValue pv = Valuer{model}.value_pool(b.pools[0], 3.0, k_t);
+  const PoolValue pv = Valuer{model}.value_pool(b.pools()[0], 3.0, k_t);
   // m=1: R_1 = 3 * 0.7^(1/12); CF_1 = 730 * 10 * (R_1 * 0.8 - 0.5); likewise m=2.
   const double cf1 = 730.0 * 10.0 * (3.0 * std::pow(0.7, 1.0 / 12.0) * 0.8 - 0.5);
   const double cf2 = 730.0 * 10.0 * (3.0 * std::pow(0.7, 2.0 / 12.0) * 0.8 - 0.5);
@@ -126,7 +128,7 @@ TEST_CASE("GPU pool: take-or-pay GPUs earn the contract rate regardless of utili
   p.contract = GpuContract{60.0, 3.0, plus_months(k_t, 3.0)};
   s.gpus = {p};
   const CompiledBorrower b = mk.compile(s, flat_model());
-  const PoolValue pv = Valuer{flat_model()}.value_pool(b.pools[0], 2.0, k_t);
+  const PoolValue pv = Valuer{flat_model()}.value_pool(b.pools()[0], 2.0, k_t);
   // spot per GPU-hour: max(0, 2*0.5 - 0.5) = 0.5; contract: 3 - 0.5 = 2.5
   // m<=3: 730 * (60*2.5 + 40*0.5) = 124,100; m=4..6: 730 * 100 * 0.5 = 36,500
   CHECK(pv.mark_usd == doctest::Approx(3 * 124100.0 + 3 * 36500.0).epsilon(k_rel));  // 481,800
@@ -146,8 +148,8 @@ TEST_CASE("GPU pool: zero utilization leaves only contract income, rent below op
   const CompiledBorrower b = mk.compile(s, flat_model());
   const Valuer v{flat_model()};
   // contracted: 12 * 730 * 10 * 1.5 = 131,400; spot: max(0, 0 - 0) = 0
-  CHECK(v.value_pool(b.pools[0], 2.0, k_t).mark_usd == doctest::Approx(131400.0).epsilon(k_rel));
-  CHECK(v.value_pool(b.pools[1], 2.0, k_t).mark_usd == 0.0);
+  CHECK(v.value_pool(b.pools()[0], 2.0, k_t).mark_usd == doctest::Approx(131400.0).epsilon(k_rel));
+  CHECK(v.value_pool(b.pools()[1], 2.0, k_t).mark_usd == 0.0);
 }
 
 TEST_CASE("GPU pool: a contract past the useful life only counts the months of life left") {
@@ -160,7 +162,7 @@ TEST_CASE("GPU pool: a contract past the useful life only counts the months of l
   s.gpus = {p};
   const CompiledBorrower b = mk.compile(s, flat_model());
   // 2 months * 730 * 10 * 4 = 58,400
-  CHECK(Valuer{flat_model()}.value_pool(b.pools[0], 2.0, k_t).mark_usd == doctest::Approx(58400.0).epsilon(k_rel));
+  CHECK(Valuer{flat_model()}.value_pool(b.pools()[0], 2.0, k_t).mark_usd == doctest::Approx(58400.0).epsilon(k_rel));
 }
 
 TEST_CASE("GPU pool: an expired pool and a future in-service date") {
@@ -174,8 +176,8 @@ TEST_CASE("GPU pool: an expired pool and a future in-service date") {
   s.gpus = {old_pool, future_pool};
   const CompiledBorrower b = mk.compile(s, flat_model());
   const Valuer v{flat_model()};
-  CHECK(v.value_pool(b.pools[0], 2.0, k_t).mark_usd == 0.0);
-  CHECK(v.value_pool(b.pools[1], 2.0, k_t).mark_usd == doctest::Approx(12 * 730.0 * 10 * 2).epsilon(k_rel));
+  CHECK(v.value_pool(b.pools()[0], 2.0, k_t).mark_usd == 0.0);
+  CHECK(v.value_pool(b.pools()[1], 2.0, k_t).mark_usd == doctest::Approx(12 * 730.0 * 10 * 2).epsilon(k_rel));
 }
 
 TEST_CASE("liquidation: a sale big enough against market depth hits the maximum discount") {
@@ -187,9 +189,9 @@ TEST_CASE("liquidation: a sale big enough against market depth hits the maximum 
   const std::map<std::string, GpuModelParams> models{{"H100", {100.0, false}}, {"OLD", {100.0, true}}};
   const CompiledBorrower b = mk.compile(s, flat_model(), models);
   // δ = min(0.90, 0.10 + 0.40 * sqrt(1e6 / 100)) = 0.90 -> factor 0.10
-  CHECK(b.pools[0].liquidation_factor == doctest::Approx(0.10).epsilon(k_rel));
+  CHECK(b.pools()[0].liquidation_factor == doctest::Approx(0.10).epsilon(k_rel));
   // successor released: δ' = 1 - (1 - 0.9) * (1 - 0.2) = 0.92 -> factor 0.08
-  CHECK(b.pools[1].liquidation_factor == doctest::Approx(0.08).epsilon(k_rel));
+  CHECK(b.pools()[1].liquidation_factor == doctest::Approx(0.08).epsilon(k_rel));
 }
 
 TEST_CASE("mining: derived hashprice = btc_per_ph_day x BTC price, or the hashprice series") {
@@ -369,4 +371,75 @@ TEST_CASE("stress: the series id beats @spread, which beats the kind's group") {
   CHECK(cc_ops[gpu].apply(2.0) == doctest::Approx(1.2));
   CHECK(cc_ops[spread].apply(400.0) == doctest::Approx(700.0));
   CHECK(cc_ops[sofr].apply(400.0) == 400.0);  // base rates are not spreads
+}
+
+TEST_CASE("compiled borrower: the parts live in one block, in spec order, and survive copy and move") {
+  MiniMarket mk;
+  mk.add("BTC-USD", SeriesKind::price, 50000.0);
+  mk.add("ETH-USD", SeriesKind::price, 3000.0);
+  mk.add("GPU-A", SeriesKind::gpu_rent, 2.0);
+  mk.add("GPU-B", SeriesKind::gpu_rent, 3.0);
+  mk.add("SOFR", SeriesKind::rate, 400.0);
+  BorrowerSpec s = base_spec();
+  s.crypto = {{"BTC-USD", 10.0, 0.1}, {"ETH-USD", 20.0, 0.2}};
+  GpuPool a = pool(100, 12);
+  a.index_series = "GPU-A";
+  GpuPool b = pool(50, 24);
+  b.index_series = "GPU-B";
+  s.gpus = {a, b};
+  FloatingRate fl;
+  fl.base_series = "SOFR";
+  fl.spread_bps = 250.0;
+  s.facilities = {fixed_facility(1e6, 5.0, 0.0, day("2030-01-01")), fixed_facility(2e6, 6.0, 0.0, day("2031-01-01"))};
+  s.facilities[1].rate = fl;
+  const CompiledBorrower c = mk.compile(s);
+  REQUIRE(c.crypto().size() == 2);
+  REQUIRE(c.pools().size() == 2);
+  REQUIRE(c.facilities().size() == 2);
+  CHECK(c.mining() == nullptr);
+  CHECK(c.crypto()[1].units == 20.0);
+  CHECK(c.pools()[0].count == 100.0);
+  CHECK(c.pools()[1].count == 50.0);
+  CHECK(c.pools()[1].index == *mk.catalog.find("GPU-B"));
+  CHECK_FALSE(c.facilities()[0].floating);
+  CHECK(c.facilities()[1].floating);
+  CHECK(c.facilities()[1].spread_bps == 250.0);
+  CHECK(c.parts.block_bytes() == 2 * sizeof(CompiledPool) + 2 * sizeof(CompiledFacility) + 2 * sizeof(CompiledHolding));
+  // One block: pools, then facilities, then holdings.
+  CHECK(static_cast<const void*>(c.facilities().data()) == static_cast<const void*>(c.pools().data() + 2));
+  CHECK(static_cast<const void*>(c.crypto().data()) == static_cast<const void*>(c.facilities().data() + 2));
+
+  const Valuer v{ModelParams{}};
+  const Figures want = v.evaluate(c, mk.values, k_t);
+  CompiledBorrower copy = c;  // deep copy: its own block
+  CHECK(copy.pools().data() != c.pools().data());
+  CHECK(v.evaluate(copy, mk.values, k_t).ltv == want.ltv);
+  CHECK(v.evaluate(copy, mk.values, k_t).dscr == want.dscr);
+  CompiledBorrower moved = std::move(copy);
+  CHECK(copy.pools().empty());  // NOLINT(bugprone-use-after-move): moved-from is empty, not dangling
+  CHECK(copy.crypto().empty());
+  CHECK(copy.parts.block_bytes() == 0);
+  CHECK(v.evaluate(moved, mk.values, k_t).ltv == want.ltv);
+  moved = c;  // copy-assign over a block
+  CHECK(v.evaluate(moved, mk.values, k_t).dscr == want.dscr);
+
+  // Mining: present only when configured; an empty borrower has no block.
+  BorrowerSpec m = base_spec();
+  m.mining = Mining{1000.0, 20.0, 0.0005, "BTC-USD", ""};
+  const CompiledBorrower cm = mk.compile(m);
+  REQUIRE(cm.mining() != nullptr);
+  CHECK(cm.mining()->hashrate_ph == 1000.0);
+  CHECK(cm.mining()->derived_from_price);
+  BorrowerSpec none = base_spec();
+  none.facilities.clear();
+  const CompiledBorrower cn = mk.compile(none);
+  CHECK(cn.parts.block_bytes() == 0);
+  CHECK(cn.pools().empty());
+  CHECK(cn.mining() == nullptr);
+}
+
+TEST_CASE("compiled borrower: more than 65535 entries in a part is a clear error") {
+  const std::vector<CompiledPool> pools(BorrowerParts::k_max_count + 1);
+  CHECK_THROWS_WITH_AS(BorrowerParts({}, pools, {}, nullptr), "compiled borrower: more than 65535 GPU pools",
+                       std::length_error);
 }

@@ -219,15 +219,17 @@ TEST_CASE("value_pools sums pools in order exactly as pool-by-pool reference val
     CompiledBorrower b;
     std::vector<double> values;
     const long pools = gen.pick(0, 5);
+    std::vector<CompiledPool> parts;
     for (long k = 0; k < pools; ++k) {
       CompiledPool p = gen.pool(t_ms);
       p.index = static_cast<SeriesId>(gen.pick(0, 2));  // pools may share an index series
-      b.pools.push_back(p);
+      parts.push_back(p);
     }
+    b.parts = BorrowerParts({}, parts, {}, nullptr);
     for (int sid = 0; sid < 3; ++sid) values.push_back(gen.range(0, 4));
-    for (auto& p : b.pools) values[p.index] = gen.rent(p, valuers.model());
+    for (const auto& p : b.pools()) values[p.index] = gen.rent(p, valuers.model());
     SlowTerms want;
-    for (const auto& p : b.pools) {
+    for (const auto& p : b.pools()) {
       const PoolValue v = reference_value_pool(p, values[p.index], t_ms, valuers.model());
       want.gpu_mark_usd += v.mark_usd;
       want.gpu_liquidation_usd += v.liquidation_usd;
@@ -252,11 +254,13 @@ TEST_CASE("value_pools over all market variants at once equals value_pools varia
     const TimeMs t_ms = k_t0 + static_cast<TimeMs>(gen.pick(-400, 400)) * k_ms_per_day;
     CompiledBorrower b;
     const long pools = gen.pick(0, 4);
+    std::vector<CompiledPool> parts;
     for (long k = 0; k < pools; ++k) {
       CompiledPool p = gen.pool(t_ms);
       p.index = static_cast<SeriesId>(gen.pick(0, 2));
-      b.pools.push_back(p);
+      parts.push_back(p);
     }
+    b.parts = BorrowerParts({}, parts, {}, nullptr);
     const auto variants = static_cast<std::size_t>(gen.pick(1, 9));
     std::vector<std::vector<double>> values(variants);
     for (auto& v : values) {
@@ -268,7 +272,7 @@ TEST_CASE("value_pools over all market variants at once equals value_pools varia
       valuer->value_pools(b, values, t_ms, got);
       for (std::size_t v = 0; v < variants; ++v) {
         SlowTerms want;
-        for (const auto& p : b.pools) {
+        for (const auto& p : b.pools()) {
           const PoolValue pv = reference_value_pool(p, values[v][p.index], t_ms, valuers.model());
           want.gpu_mark_usd += pv.mark_usd;
           want.gpu_liquidation_usd += pv.liquidation_usd;

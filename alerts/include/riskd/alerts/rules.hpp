@@ -65,13 +65,13 @@ struct RuleReading {
   double threshold = 0.0;
 };
 /// Inline: called for every rule of every borrower on every tick.
-inline RuleReading read_rule(std::size_t rule_index, const risk::BorrowerResult& result,
+inline RuleReading read_rule(std::size_t rule_index, const risk::ResultView& result,
                              const risk::Covenants& covenants, const risk::AlertingParams& params) {
   const double max_ltv = covenants.max_ltv;
   const double min_dscr = covenants.min_dscr;
   const double hl = params.ltv_hysteresis;
   const double hd = params.dscr_hysteresis;
-  const risk::Figures& f = result.figures;
+  const risk::ResultView& f = result;
   // Written so that an infinite LTV breaches and an infinite DSCR never does.
   switch (rule_index) {
     case 0: return {f.ltv > max_ltv, f.ltv <= max_ltv - hl, f.ltv, max_ltv};
@@ -124,7 +124,7 @@ class CovenantAlerts {
  public:
   /// Steps every rule of borrower `index` on its latest result; appends
   /// transitions (unsorted) to `out`.
-  void evaluate(std::size_t index, const risk::CompiledBorrower& borrower, const risk::BorrowerResult& result,
+  void evaluate(std::size_t index, const risk::CompiledBorrower& borrower, const risk::ResultView& result,
                 std::span<const risk::Scenario> scenarios, const risk::AlertingParams& params, risk::TimeMs now_ms,
                 std::vector<AlertEvent>& out);
 

@@ -191,7 +191,7 @@ class Engine {
   std::vector<double> probe_coins_, box_low_, box_high_;  // scratch, per coin
   bool all_dirty_ = true;                                 // refresh everything
   std::vector<std::vector<double>> scratch_values_;       // [variant] probe markets
-  risk::BorrowerResult scratch_result_;
+  std::vector<risk::StressRatios> scratch_stress_;  // [scenario] probe ratios
   IndexStats stats_;
   // take_view_changes(): borrowers changed since the last call.
   void view_changed(std::size_t i);

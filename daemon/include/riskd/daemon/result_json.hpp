@@ -35,7 +35,7 @@ std::string result_document(const risk::Book& book, risk::TimeMs as_of_ms, Alert
   out.key("as_of").string(risk::format_rfc3339(as_of_ms));
   out.key("borrowers").begin_array();
   for (std::size_t i = 0; i < book.borrowers().size(); ++i) {
-    if (!book.results()[i].evaluated) continue;
+    if (!book.evaluated(i)) continue;
     write_borrower(out, book, i, alerts_of(i));
   }
   out.end_array();

@@ -13,11 +13,27 @@
 
 namespace riskd::risk {
 
-/// Latest evaluation of one borrower.
+/// What Book stores of a borrower's latest evaluation: the ratios and the
+/// price-driven amounts (48 bytes). The other Figures fields are the
+/// borrower's constants and its base slow terms, which Book keeps anyway:
+/// Book::figures(i) rebuilds them with finish()'s arithmetic (bit-identical).
 struct BorrowerResult {
-  bool evaluated = false;  // false while a series it needs has no value
-  Figures figures;
-  std::vector<StressRatios> stress;  // one per Book::scenarios(), same order
+  double ltv = 0.0;
+  double liquidation_ltv = 0.0;
+  double dscr = k_infinity;
+  double crypto_usd = 0.0;
+  double crypto_liquidation_usd = 0.0;
+  double mining12_usd = 0.0;
+};
+
+/// What the covenant rules read of one evaluation: the base ratios and the
+/// stress ratios, one per Book::scenarios() in the same order. The span is
+/// non-owning (Book::view(i): valid until the book's next upsert or removal).
+struct ResultView {
+  double ltv = 0.0;
+  double liquidation_ltv = 0.0;
+  double dscr = k_infinity;
+  std::span<const StressRatios> stress;
 };
 
 class Book {
@@ -34,7 +50,23 @@ class Book {
   [[nodiscard]] const RiskConfig& config() const { return config_; }
   [[nodiscard]] const std::vector<Scenario>& scenarios() const { return scenarios_; }
   [[nodiscard]] const std::vector<CompiledBorrower>& borrowers() const { return borrowers_; }
-  [[nodiscard]] const std::vector<BorrowerResult>& results() const { return results_; }
+  // Borrower i's latest evaluation (revalue_one / revalue_all); the
+  // figures and ratios are meaningful where evaluated(i).
+  /// False while a series it needs has no value (or before its first evaluation).
+  [[nodiscard]] bool evaluated(std::size_t i) const { return evaluated_[i] != 0; }
+  /// Its figures, exactly as Valuer::finish computed them (rebuilt from the
+  /// stored part, the borrower's constants and its base slow terms).
+  [[nodiscard]] Figures figures(std::size_t i) const;
+  /// Its stress ratios, one per scenarios() (one flat array for the book: a
+  /// vector per borrower cost ~40 bytes more).
+  [[nodiscard]] std::span<const StressRatios> stress(std::size_t i) const {
+    return {stress_.data() + i * scenarios_.size(), scenarios_.size()};
+  }
+  /// What its covenant rules read.
+  [[nodiscard]] ResultView view(std::size_t i) const {
+    const BorrowerResult& r = results_[i];
+    return {r.ltv, r.liquidation_ltv, r.dscr, stress(i)};
+  }
   [[nodiscard]] std::optional<std::size_t> borrower_index(std::string_view id) const;
 
   /// Base market values by SeriesId (meaningful where has_value).
@@ -53,7 +85,7 @@ class Book {
   /// day and market, reusing slow terms not invalidated since.
   void revalue_all();
   /// Evaluates borrower `i` alone, exactly as revalue_all() would (same
-  /// caches, same arithmetic); sets results()[i].evaluated to whether it is
+  /// caches, same arithmetic); sets evaluated(i) to whether it is
   /// evaluable. Returns that flag. O(1) unless its slow terms are invalid.
   bool revalue_one(std::size_t i);
   /// True when every series borrower `i` needs has a value.
@@ -116,6 +148,8 @@ class Book {
   std::vector<CompiledBorrower> borrowers_;
   std::vector<std::uint32_t> by_id_;  // borrower indices sorted by id (borrower_index)
   std::vector<BorrowerResult> results_;
+  std::vector<std::uint8_t> evaluated_;  // [borrower]
+  std::vector<StressRatios> stress_;  // [borrower * scenarios().size() + scenario]
   // Slow terms, cached per borrower and market variant, in two parts with
   // their own invalidation: GPU pools (day, GPU indices) and debt service
   // (day, rates), so a rate tick never re-runs the pool cash-flow loops.

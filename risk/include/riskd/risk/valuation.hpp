@@ -3,11 +3,15 @@
 // levels. Pure functions over a borrower compiled against a SeriesCatalog and
 // a dense array of series values (indexed by SeriesId). Thread-safe: a
 // Valuer is immutable after construction.
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "riskd/risk/market.hpp"
@@ -24,39 +28,111 @@ struct CompiledHolding {
   double haircut = 0.0;
 };
 
+// The compiled parts below are trivially copyable, their sizes multiples of
+// 8 and fields ordered largest first, so that BorrowerParts packs them in
+// one block without padding (issue 5: memory per borrower).
 struct CompiledPool {
-  SeriesId index = 0;
   double count = 0.0;
   double utilization = 0.0;
   double opex_usd_per_gpu_hour = 0.0;
   TimeMs in_service_ms = 0;
   double useful_life_months = 0.0;
-  bool has_contract = false;
   double contract_gpus = 0.0;
   double contract_usd_per_gpu_hour = 0.0;
   TimeMs contract_end_ms = 0;
   double liquidation_factor = 1.0;  // 1 - δ', fixed by the pool size and its model
+  SeriesId index = 0;
+  bool has_contract = false;
 };
 
 struct CompiledMining {
   double hashrate_ph = 0.0;
   double opex_usd_per_ph_day = 0.0;
-  bool derived_from_price = true;  // h = btc_per_ph_day * P(series), else h = value(series)
   double btc_per_ph_day = 0.0;
-  SeriesId series = 0;  // the BTC price series or the hashprice series
+  SeriesId series = 0;             // the BTC price series or the hashprice series
+  bool derived_from_price = true;  // h = btc_per_ph_day * P(series), else h = value(series)
 };
 
 struct CompiledFacility {
   double principal_usd = 0.0;
   double amortization_usd_per_year = 0.0;
   TimeMs maturity_ms = 0;
-  bool floating = false;
   double fixed_rate = 0.0;  // annual fraction (fixed_pct / 100)
-  SeriesId base = 0;
-  bool spread_from_series = false;
-  SeriesId spread_series = 0;
   double spread_bps = 0.0;
   double floor_rate = 0.0;  // annual fraction (floor_pct / 100)
+  SeriesId base = 0;
+  SeriesId spread_series = 0;
+  bool floating = false;
+  bool spread_from_series = false;
+};
+
+static_assert(sizeof(CompiledHolding) == 24 && sizeof(CompiledPool) == 80 && sizeof(CompiledMining) == 32 &&
+              sizeof(CompiledFacility) == 64);
+
+/// The variable-length parts of a compiled borrower (holdings, GPU pools,
+/// facilities, the optional mining block) in ONE heap block, pools first:
+/// [pools][facilities][holdings][mining]. Each part was a std::vector (24
+/// bytes plus a malloc block each) and the mining block an optional (48
+/// bytes even when absent); a typical borrower (1 coin, 2 pools, 2
+/// facilities) now pays 16 bytes here plus one 328-byte block (issue 5:
+/// memory per borrower; risk/README.md "Memory layout"). One block also
+/// keeps what the valuation reads of a borrower in consecutive cache lines.
+/// Deep-copied on copy; immutable once built (build a new one to change it).
+class BorrowerParts {
+ public:
+  static constexpr std::size_t k_max_count = UINT16_MAX;
+
+  BorrowerParts() = default;
+  /// Throws std::length_error when a part holds more than k_max_count entries.
+  BorrowerParts(std::span<const CompiledHolding> crypto, std::span<const CompiledPool> pools,
+                std::span<const CompiledFacility> facilities, const CompiledMining* mining);
+  BorrowerParts(const BorrowerParts& other);
+  BorrowerParts(BorrowerParts&& other) noexcept { take(other); }
+  BorrowerParts& operator=(const BorrowerParts& other);
+  BorrowerParts& operator=(BorrowerParts&& other) noexcept {
+    if (this != &other) take(other);
+    return *this;
+  }
+  ~BorrowerParts() = default;
+
+  [[nodiscard]] std::span<const CompiledPool> pools() const { return {at<CompiledPool>(0), n_pools_}; }
+  [[nodiscard]] std::span<const CompiledFacility> facilities() const {
+    return {at<CompiledFacility>(facilities_offset()), n_facilities_};
+  }
+  [[nodiscard]] std::span<const CompiledHolding> crypto() const {
+    return {at<CompiledHolding>(crypto_offset()), n_crypto_};
+  }
+  [[nodiscard]] const CompiledMining* mining() const {
+    return has_mining_ ? at<CompiledMining>(mining_offset()) : nullptr;
+  }
+  /// Size of the heap block (0 when every part is empty).
+  [[nodiscard]] std::size_t block_bytes() const { return mining_offset() + (has_mining_ ? sizeof(CompiledMining) : 0); }
+
+ private:
+  [[nodiscard]] std::size_t facilities_offset() const { return n_pools_ * sizeof(CompiledPool); }
+  [[nodiscard]] std::size_t crypto_offset() const {
+    return facilities_offset() + n_facilities_ * sizeof(CompiledFacility);
+  }
+  [[nodiscard]] std::size_t mining_offset() const { return crypto_offset() + n_crypto_ * sizeof(CompiledHolding); }
+  template <typename T>
+  [[nodiscard]] const T* at(std::size_t offset) const {
+    return block_ ? std::launder(reinterpret_cast<const T*>(block_.get() + offset)) : nullptr;
+  }
+  void copy_from(const BorrowerParts& other);
+  /// Moves `other`'s block here and leaves it empty (every part empty).
+  void take(BorrowerParts& other) noexcept {
+    block_ = std::move(other.block_);
+    n_pools_ = std::exchange(other.n_pools_, 0);
+    n_facilities_ = std::exchange(other.n_facilities_, 0);
+    n_crypto_ = std::exchange(other.n_crypto_, 0);
+    has_mining_ = std::exchange(other.has_mining_, false);
+  }
+
+  std::unique_ptr<std::byte[]> block_;
+  std::uint16_t n_pools_ = 0;
+  std::uint16_t n_facilities_ = 0;
+  std::uint16_t n_crypto_ = 0;
+  bool has_mining_ = false;
 };
 
 /// A borrower with series resolved to ids and constants precomputed.
@@ -66,10 +142,12 @@ struct CompiledBorrower {
   double cash_usd = 0.0;
   double fixed_costs_usd_per_year = 0.0;
   double debt_usd = 0.0;  // D = Σ principal
-  std::vector<CompiledHolding> crypto;
-  std::vector<CompiledPool> pools;
-  std::optional<CompiledMining> mining;
-  std::vector<CompiledFacility> facilities;
+  // The parts, in one heap block (BorrowerParts); set through `parts`.
+  [[nodiscard]] std::span<const CompiledHolding> crypto() const { return parts.crypto(); }
+  [[nodiscard]] std::span<const CompiledPool> pools() const { return parts.pools(); }
+  [[nodiscard]] std::span<const CompiledFacility> facilities() const { return parts.facilities(); }
+  [[nodiscard]] const CompiledMining* mining() const { return parts.mining(); }  // nullptr: no mining
+  BorrowerParts parts;
   // Series lists, derived from the above by compile_borrower (SeriesIdList:
   // 16 bytes, three ids in place; memory per borrower, risk/README.md).
   SeriesIdList required_series;   // every series it reads, sorted, unique
