@@ -385,6 +385,7 @@ constexpr std::uint8_t k_flag_pending = 2;
 constexpr std::uint8_t k_flag_unboxable = 4;
 constexpr std::size_t k_max_boxed_rules = 32;  // readings fit 2 bits a rule in 64 bits
 constexpr double k_max_up_move = 1048576.0;    // a box never reaches past 2^20 times the price
+constexpr std::size_t k_prefetch_ahead = 4;    // visit loops fetch the index entries of the 4th next borrower
 constexpr double k_infinity_f() {
   return std::numeric_limits<double>::infinity();
 }
@@ -471,7 +472,7 @@ void Engine::rebuild_index() {
   flags_.assign(n, 0);
   pending_.clear();
   unboxable_.clear();
-  index_.reset(n, n_series);
+  index_.reset(n, coin_ids_.size(), n_series);
   seen_value_.assign(n_series, 0);
   for (risk::SeriesId sid = 0; sid < n_series; ++sid) seen_value_[sid] = book_.catalog().state(sid).has_value ? 1 : 0;
   eval_seq_.assign(n, 0);
@@ -492,7 +493,12 @@ void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<a
     ++stats_.full_visits;
     pending_.clear();
     unboxable_.clear();
-    for (std::size_t i = 0; i < n; ++i) visit(i, now_ms, events);
+    sync_scratch_values();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + k_prefetch_ahead < n) index_.prefetch_box(coin_begin_[i + k_prefetch_ahead], coins(i + k_prefetch_ahead));
+      visit(i, now_ms, events);
+    }
+    index_.shrink_to_fit();  // every box was just set: trim the heaps' growth
     for (std::size_t i = 0; i < n; ++i) {
       if ((flags_[i] & k_flag_pending) != 0) pending_.push_back(static_cast<std::uint32_t>(i));
       if ((flags_[i] & k_flag_unboxable) != 0) unboxable_.push_back(static_cast<std::uint32_t>(i));
@@ -514,7 +520,13 @@ void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<a
   // are the visited borrowers that end up in them.
   pending_.clear();
   unboxable_.clear();
-  for (const std::uint32_t i : visit_list_) {
+  if (!visit_list_.empty()) sync_scratch_values();
+  for (std::size_t j = 0; j < visit_list_.size(); ++j) {
+    if (j + k_prefetch_ahead < visit_list_.size()) {
+      const std::uint32_t ahead = visit_list_[j + k_prefetch_ahead];
+      index_.prefetch_box(coin_begin_[ahead], coins(ahead));
+    }
+    const std::uint32_t i = visit_list_[j];
     if ((flags_[i] & k_flag_visited) != 0) continue;
     flags_[i] |= k_flag_visited;
     visit(i, now_ms, events);
@@ -530,7 +542,7 @@ void Engine::visit(std::size_t i, risk::TimeMs now_ms, std::vector<alerts::Alert
   eval_seq_[i] = seq_;
   view_changed(i);  // figures recomputed; any alert event is this borrower's
   if (!book_.revalue_one(i)) {  // not evaluable: raises nothing, as in brute force
-    index_.clear_box(static_cast<std::uint32_t>(i), coins(i));
+    index_.clear_box(coin_begin_[i], coins(i));
     return;
   }
   covenant_alerts_.evaluate(i, book_.borrowers()[i], book_.view(i), book_.scenarios(), book_.config().alerting,
@@ -547,14 +559,19 @@ bool Engine::monotone_now(std::size_t i) const {
 }
 
 std::uint64_t Engine::readings_at(std::size_t i, double f, std::span<double> coin_values) {
+  const auto cs = coins(i);
+  const auto base = book_.variant_values(0);
+  for (std::size_t k = 0; k < cs.size(); ++k) coin_values[k] = base[cs[k]] * f;
+  return readings_with(i, coin_values);
+}
+
+std::uint64_t Engine::readings_with(std::size_t i, std::span<const double> coin_values) {
   const risk::CompiledBorrower& b = book_.borrowers()[i];
   const auto cs = coins(i);
   const std::size_t scenarios = book_.scenarios().size();
-  const auto base = book_.variant_values(0);
   for (std::size_t k = 0; k < cs.size(); ++k) {
     const risk::SeriesId c = cs[k];
-    const double q = base[c] * f;
-    coin_values[k] = q;
+    const double q = coin_values[k];
     scratch_values_[0][c] = q;
     for (std::size_t s = 0; s < scenarios; ++s) scratch_values_[1 + s][c] = book_.scenario_ops(s)[c].apply(q);
   }
@@ -564,15 +581,29 @@ std::uint64_t Engine::readings_at(std::size_t i, double f, std::span<double> coi
   const risk::StressRatios r0 = valuer.ratios(b, slow[0], scratch_values_[0]);
   for (std::size_t s = 0; s < scenarios; ++s)
     scratch_stress_[s] = valuer.ratios(b, slow[1 + s], scratch_values_[1 + s]);
-  const risk::ResultView probe{r0.ltv, r0.liquidation_ltv, r0.dscr, scratch_stress_};
-  std::uint64_t bits = 0;
-  const std::size_t rules = alerts::k_fixed_rules + scenarios;
-  for (std::size_t r = 0; r < rules; ++r) {
-    const alerts::RuleReading reading = alerts::read_rule(r, probe, b.covenants, book_.config().alerting);
-    bits |= (static_cast<std::uint64_t>(reading.fire) << (2 * r)) |
-            (static_cast<std::uint64_t>(reading.resolve) << (2 * r + 1));
-  }
+  return rule_bits(risk::ResultView{r0.ltv, r0.liquidation_ltv, r0.dscr, scratch_stress_}, b.covenants);
+}
+
+std::uint64_t Engine::rule_bits(const risk::ResultView& result, const risk::Covenants& covenants) const {
+  const risk::AlertingParams& params = book_.config().alerting;
+  auto bits_of = [&](std::size_t r) {
+    const alerts::RuleReading reading = alerts::read_rule(r, result, covenants, params);
+    return (static_cast<std::uint64_t>(reading.fire) << (2 * r)) |
+           (static_cast<std::uint64_t>(reading.resolve) << (2 * r + 1));
+  };
+  // The fixed rules with constant indices, so that read_rule's switch folds.
+  static_assert(alerts::k_fixed_rules == 5, "rule_bits names the fixed rules one by one");
+  std::uint64_t bits = bits_of(0) | bits_of(1) | bits_of(2) | bits_of(3) | bits_of(4);
+  const std::size_t rules = alerts::k_fixed_rules + book_.scenarios().size();
+  for (std::size_t r = alerts::k_fixed_rules; r < rules; ++r) bits |= bits_of(r);
   return bits;
+}
+
+void Engine::sync_scratch_values() {
+  for (std::size_t v = 0; v < scratch_values_.size(); ++v) {
+    const auto src = book_.variant_values(v);
+    scratch_values_[v].assign(src.begin(), src.end());
+  }
 }
 
 bool Engine::guess_quiet_moves(std::size_t i, double& g_down, double& g_up) const {
@@ -667,29 +698,50 @@ void Engine::classify(std::size_t i) {
   const auto cs = coins(i);
   if (covenant_alerts_.any_pending(i)) {
     flags_[i] |= k_flag_pending;
-    index_.clear_box(idx, cs);
+    index_.clear_box(coin_begin_[i], cs);
     return;
   }
   if (!monotone_now(i)) {
     flags_[i] |= k_flag_unboxable;
-    index_.clear_box(idx, cs);
+    index_.clear_box(coin_begin_[i], cs);
     return;
   }
   if (cs.empty()) {  // nothing moves it but the ticks that visit it directly
-    index_.clear_box(idx, cs);
+    index_.clear_box(coin_begin_[i], cs);
     return;
   }
   ++stats_.boxes;
-  for (std::size_t v = 0; v < scratch_values_.size(); ++v) {
-    const auto src = book_.variant_values(v);
-    scratch_values_[v].assign(src.begin(), src.end());
-  }
-  probe_coins_.resize(cs.size());
   box_low_.resize(cs.size());
   box_high_.resize(cs.size());
-  const std::uint64_t now_bits = readings_at(i, 1.0, probe_coins_);
-  auto ok_down = [&](double g) { return readings_at(i, 1.0 - g, box_low_) == now_bits; };
-  auto ok_up = [&](double g) { return readings_at(i, 1.0 + g, box_high_) == now_bits; };
+  probe_coins_.resize(cs.size());
+  // The readings now are those of the evaluation just done: readings_at(i,
+  // 1.0) would compute the same figures (same values, same arithmetic).
+  const std::uint64_t now_bits = rule_bits(book_.view(i), book_.borrowers()[i].covenants);
+  auto restore_scratch = [&] {
+    for (const risk::SeriesId c : cs) {
+      for (std::size_t v = 0; v < scratch_values_.size(); ++v) scratch_values_[v][c] = book_.variant_values(v)[c];
+    }
+  };
+  // A borrower still holding its whole box (visited by a GPU index, rate or
+  // hashprice tick, or a day roll; not by a tick that left its box) keeps
+  // each side whose corner still reads as now: two probes, and the heaps
+  // are not touched when both hold. Equal readings at both corners make
+  // them constant on the box (monotone_now), so any such box is exact; it
+  // may be narrower than the largest quiet box, which costs at most an
+  // earlier visit by a price tick (that visit recomputes both sides).
+  bool keep_low = false;
+  bool keep_high = false;
+  if (index_.box_of(coin_begin_[i], cs, box_low_, box_high_)) {
+    keep_low = readings_with(i, box_low_) == now_bits;
+    keep_high = readings_with(i, box_high_) == now_bits;
+    if (keep_low && keep_high) {
+      ++stats_.boxes_kept;
+      restore_scratch();
+      return;
+    }
+  }
+  auto ok_down = [&](double g) { return readings_at(i, 1.0 - g, probe_coins_) == now_bits; };
+  auto ok_up = [&](double g) { return readings_at(i, 1.0 + g, probe_coins_) == now_bits; };
   // The closed-form guess usually lands just inside the nearest level and
   // costs one probe; only a verified guess is used, else the search runs.
   double guess_down = 1.0;
@@ -701,16 +753,19 @@ void Engine::classify(std::size_t i) {
     ++stats_.searches;
     return largest_quiet_move(g_max, ok);
   };
-  const double g_down = guessed ? settle_counted(guess_down, 1.0, ok_down) : largest_quiet_move(1.0, ok_down);
-  const double g_up =
-      guessed ? settle_counted(guess_up, k_max_up_move, ok_up) : largest_quiet_move(k_max_up_move, ok_up);
   // Recompute the corners exactly as the verified probes did.
   const auto base = book_.variant_values(0);
-  for (std::size_t k = 0; k < cs.size(); ++k) {
-    box_low_[k] = base[cs[k]] * (1.0 - g_down);
-    box_high_[k] = base[cs[k]] * (1.0 + g_up);
+  if (!keep_low) {
+    const double g_down = guessed ? settle_counted(guess_down, 1.0, ok_down) : largest_quiet_move(1.0, ok_down);
+    for (std::size_t k = 0; k < cs.size(); ++k) box_low_[k] = base[cs[k]] * (1.0 - g_down);
   }
-  index_.set_box(idx, cs, box_low_, box_high_);
+  if (!keep_high) {
+    const double g_up =
+        guessed ? settle_counted(guess_up, k_max_up_move, ok_up) : largest_quiet_move(k_max_up_move, ok_up);
+    for (std::size_t k = 0; k < cs.size(); ++k) box_high_[k] = base[cs[k]] * (1.0 + g_up);
+  }
+  restore_scratch();
+  index_.set_box(idx, coin_begin_[i], cs, box_low_, box_high_);
 }
 
 void Engine::view_changed(std::size_t i) {

@@ -216,6 +216,7 @@ TEST_CASE("trigger index: indexed and brute-force engines emit identical events 
   std::size_t applied = 0;
   std::uint64_t visits = 0;
   std::uint64_t boxes = 0;
+  std::uint64_t kept = 0;
   std::size_t borrower_ticks = 0;
   for (std::uint64_t seed = 1; seed <= 12; ++seed) {
     INFO("seed ", seed);
@@ -228,13 +229,18 @@ TEST_CASE("trigger index: indexed and brute-force engines emit identical events 
     applied += t.applied;
     visits += t.stats.visits;
     boxes += t.stats.boxes;
+    kept += t.stats.boxes_kept;
     borrower_ticks += t.applied * c.config.borrowers.size();
   }
   // The comparison means something only if the paths cause many transitions
   // and the index actually skips most borrowers.
   CHECK(events > 2000);
   CHECK(boxes > 1000);
-  MESSAGE("events ", events, ", applied ticks ", applied, ", visits ", visits, " of ", borrower_ticks);
+  // Both ways of boxing a visited borrower ran: its old box verified and
+  // kept (GPU, rate, hashprice ticks, day rolls), and a new box computed.
+  CHECK(kept > 100);
+  CHECK(boxes - kept > 1000);
+  MESSAGE("boxes ", boxes, " (kept ", kept, "), events ", events, ", applied ticks ", applied, ", visits ", visits, " of ", borrower_ticks);
   CHECK(visits * 4 < borrower_ticks);
 }
 
@@ -288,32 +294,113 @@ TEST_CASE("trigger index: a borrower with a rule pending under for_s fires at th
 
 TEST_CASE("trigger index: collect returns exactly the borrowers whose interval excludes the value") {
   risk::TriggerIndex index;
-  index.reset(4, 2);
+  index.reset(4, 5, 2);  // slots: borrower 0 -> 0, 1 -> 1, 2 -> 2..3, 3 -> 4
   const risk::SeriesId s0[] = {0};
   const risk::SeriesId s01[] = {0, 1};
-  index.set_box(0, s0, std::vector<double>{90.0}, std::vector<double>{110.0});
-  index.set_box(1, s0, std::vector<double>{95.0}, std::vector<double>{100.0});
-  index.set_box(2, s01, std::vector<double>{50.0, 9.0}, std::vector<double>{200.0, 11.0});
+  index.set_box(0, 0, s0, std::vector<double>{90.0}, std::vector<double>{110.0});
+  index.set_box(1, 1, s0, std::vector<double>{95.0}, std::vector<double>{100.0});
+  index.set_box(2, 2, s01, std::vector<double>{50.0, 9.0}, std::vector<double>{200.0, 11.0});
+  CHECK(index.entries() == 8);
   std::vector<std::uint32_t> out;
   index.collect(0, 100.0, out);  // inside every interval, bounds inclusive
   CHECK(out.empty());
   index.collect(0, 92.0, out);
   CHECK(out == std::vector<std::uint32_t>{1});
-  index.set_box(1, s0, std::vector<double>{80.0}, std::vector<double>{92.0});
+  CHECK(index.entries() == 7);  // the low entry that fired left; its high entry waits for set_box
+  index.set_box(1, 1, s0, std::vector<double>{80.0}, std::vector<double>{92.0});
+  CHECK(index.entries() == 8);  // the high entry was moved in place, the low one re-inserted
   out.clear();
   index.collect(1, 12.0, out);
   CHECK(out == std::vector<std::uint32_t>{2});
   index.clear_box(2, s01);
+  CHECK(index.entries() == 4);
   out.clear();
-  index.collect(0, 10.0, out);  // borrower 2's entries on series 0 are garbage now
+  index.collect(0, 10.0, out);  // borrower 2 has no box any more
   std::sort(out.begin(), out.end());
   CHECK(out == std::vector<std::uint32_t>{0, 1});
   index.clear_box(0, s0);  // the caller's part of the contract: re-box or clear
   index.clear_box(1, s0);
-  // Replaced boxes leave garbage that compaction bounds.
-  for (int k = 0; k < 20000; ++k) index.set_box(3, s0, std::vector<double>{1.0}, std::vector<double>{2.0 + k});
-  CHECK(index.entries() <= 2 * (2 * 1 + 1024) + 2);
+  CHECK(index.entries() == 0);
+  // Replacing a box moves its entries: the heaps hold live entries only.
+  for (int k = 0; k < 20000; ++k) index.set_box(3, 4, s0, std::vector<double>{1.0}, std::vector<double>{2.0 + k});
+  CHECK(index.entries() == 2);
   out.clear();
   index.collect(0, 1e9, out);
   CHECK(out == std::vector<std::uint32_t>{3});
+}
+
+TEST_CASE("trigger index: boxes moved in place answer like a brute-force scan on random boxes") {
+  // Many borrowers, one or two series each, boxes replaced, cleared and
+  // collected at random: every collect returns exactly the borrowers whose
+  // current interval excludes the value (each once), checked by a scan.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  const std::size_t n = 3000;
+  std::vector<std::vector<risk::SeriesId>> coins(n);
+  std::vector<std::uint32_t> first_slot(n);
+  std::uint32_t slots = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    coins[i] = i % 3 == 0 ? std::vector<risk::SeriesId>{0, 1} : std::vector<risk::SeriesId>{static_cast<risk::SeriesId>(i % 2)};
+    first_slot[i] = slots;
+    slots += static_cast<std::uint32_t>(coins[i].size());
+  }
+  risk::TriggerIndex index;
+  index.reset(n, slots, 2);
+  // model[i][k]: {low, high} on coins[i][k], or absent
+  std::vector<std::vector<std::pair<double, double>>> model(n);
+  std::vector<bool> boxed(n, false);
+  auto box = [&](std::size_t i) {
+    std::vector<double> low, high;
+    model[i].clear();
+    for (std::size_t k = 0; k < coins[i].size(); ++k) {
+      const double mid = 100.0 * u01(rng);
+      const double half = 5.0 * u01(rng);
+      low.push_back(mid - half);
+      high.push_back(mid + half);
+      model[i].emplace_back(mid - half, mid + half);
+    }
+    index.set_box(static_cast<std::uint32_t>(i), first_slot[i], coins[i], low, high);
+    boxed[i] = true;
+  };
+  for (std::size_t i = 0; i < n; ++i) box(i);
+  std::vector<std::uint32_t> out;
+  for (int round = 0; round < 300; ++round) {
+    const auto sid = static_cast<risk::SeriesId>(round % 2);
+    const double value = 100.0 * u01(rng);
+    std::vector<std::uint32_t> expected;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!boxed[i]) continue;
+      for (std::size_t k = 0; k < coins[i].size(); ++k) {
+        if (coins[i][k] == sid && (model[i][k].first > value || model[i][k].second < value)) {
+          expected.push_back(static_cast<std::uint32_t>(i));
+        }
+      }
+    }
+    out.clear();
+    index.collect(sid, value, out);
+    std::sort(out.begin(), out.end());
+    REQUIRE(out == expected);
+    // The caller's part: re-box or clear every borrower returned, plus
+    // random others (moved in place while fully in the heaps).
+    for (const std::uint32_t i : out) {
+      if (u01(rng) < 0.2) {
+        index.clear_box(first_slot[i], coins[i]);
+        boxed[i] = false;
+      } else {
+        box(i);
+      }
+    }
+    for (int k = 0; k < 50; ++k) {
+      const auto i = static_cast<std::size_t>(u01(rng) * static_cast<double>(n));
+      if (u01(rng) < 0.1) {
+        index.clear_box(first_slot[i], coins[i]);
+        boxed[i] = false;
+      } else {
+        box(i);
+      }
+    }
+    std::size_t live = 0;
+    for (std::size_t i = 0; i < n; ++i) live += boxed[i] ? 2 * coins[i].size() : 0;
+    REQUIRE(index.entries() == live);
+  }
 }

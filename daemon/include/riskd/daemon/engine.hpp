@@ -49,7 +49,8 @@ struct IndexStats {
   std::uint64_t ticks = 0;        // applied ticks
   std::uint64_t visits = 0;       // borrower evaluations stepped by ticks
   std::uint64_t full_visits = 0;  // ticks that visited every borrower
-  std::uint64_t boxes = 0;        // quiet boxes computed
+  std::uint64_t boxes = 0;        // quiet boxes computed (or kept)
+  std::uint64_t boxes_kept = 0;   // of which kept whole: both corners verified still quiet
   std::uint64_t searches = 0;     // box sides where the closed-form guess failed and a search ran
   std::uint64_t pending = 0;      // borrowers with a rule pending now
   std::uint64_t unboxable = 0;    // borrowers on the brute-force path now
@@ -161,7 +162,16 @@ class Engine {
   bool guess_quiet_moves(std::size_t i, double& g_down, double& g_up) const;
   /// Fire/resolve bits of every rule with borrower i's coins at f times
   /// their current value (2 bits a rule); writes the coin values used.
+  /// Scratch markets: copies of the book's variant values, synced once per
+  /// visiting tick (sync_scratch_values); readings_at overwrites the probed
+  /// coins and classify() puts them back, so between classify calls they
+  /// equal the book's values.
   std::uint64_t readings_at(std::size_t i, double f, std::span<double> coin_values);
+  /// The same with borrower i's coins at `coin_values` (in coins(i) order).
+  std::uint64_t readings_with(std::size_t i, std::span<const double> coin_values);
+  /// Fire/resolve bits (2 a rule) of `result`'s rule readings.
+  [[nodiscard]] std::uint64_t rule_bits(const risk::ResultView& result, const risk::Covenants& covenants) const;
+  void sync_scratch_values();
   [[nodiscard]] std::span<const risk::SeriesId> coins(std::size_t i) const {
     return {coin_ids_.data() + coin_begin_[i], coin_ids_.data() + coin_begin_[i + 1]};
   }

@@ -10,11 +10,13 @@
 // nothing about valuation. Single writer, not thread-safe.
 //
 // Representation: per series a max-heap of low bounds and a min-heap of high
-// bounds, entries {bound, borrower, version}. Replacing a box bumps the
-// borrower's version and pushes new entries; old entries become garbage that
-// queries skip and that is compacted away once a heap holds more than twice
-// its live entries (amortised O(1) per push). Flat vectors, 16 bytes an
-// entry: no node-based containers.
+// bounds, entries {bound, borrower, slot}. A slot is one (borrower, series)
+// pair: the caller numbers them 0..slots-1, a borrower's slots consecutive
+// from its `first_slot` (the engine's CSR of coins). Each slot's position in
+// its two heaps is kept (4 bytes a side), so replacing a box moves its
+// entries in place (sift up or down, O(log N), O(1) for small moves) and the
+// heaps hold exactly the live entries: no garbage, no compaction. Flat
+// vectors, 16 bytes an entry, growth slack bounded to 1/8 (see reserve_for).
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -25,19 +27,27 @@ namespace riskd::risk {
 
 class TriggerIndex {
  public:
-  /// Drops every box; sized for `borrowers` borrowers and `series` series.
-  void reset(std::size_t borrowers, std::size_t series);
+  /// Drops every box; sized for `borrowers` borrowers holding `slots` slots
+  /// in all, and `series` series.
+  void reset(std::size_t borrowers, std::size_t slots, std::size_t series);
   /// Makes room for series ids below `series` (the catalog grew).
   void grow_series(std::size_t series);
 
-  /// Replaces borrower `i`'s box: for each k, series coins[k] gets the
-  /// interval [low[k], high[k]] (low[k] <= high[k]). `coins` must be the same
-  /// list at every call for `i` until the next reset.
-  void set_box(std::uint32_t i, std::span<const SeriesId> coins, std::span<const double> low,
-               std::span<const double> high);
+  /// Replaces borrower `i`'s box: for each k, series coins[k] (slot
+  /// first_slot + k) gets the interval [low[k], high[k]] (low[k] <= high[k]).
+  /// `first_slot` and `coins` must be the same at every call for `i` until
+  /// the next reset, and slot ranges of different borrowers must not overlap.
+  void set_box(std::uint32_t i, std::uint32_t first_slot, std::span<const SeriesId> coins,
+               std::span<const double> low, std::span<const double> high);
+  /// Reads borrower `i`'s box into low/high (sized like coins); false, with
+  /// low/high unspecified, unless every side of every coin is in the heaps.
+  bool box_of(std::uint32_t first_slot, std::span<const SeriesId> coins, std::span<double> low,
+              std::span<double> high) const;
+  /// Hints the CPU to fetch the heap entries box_of will read (a visit loop
+  /// calls it a few borrowers ahead: the entries sit at random places).
+  void prefetch_box(std::uint32_t first_slot, std::span<const SeriesId> coins) const;
   /// Removes borrower `i`'s box (no-op when it has none).
-  void clear_box(std::uint32_t i, std::span<const SeriesId> coins);
-  [[nodiscard]] bool has_box(std::uint32_t i) const { return boxed_[i] != 0; }
+  void clear_box(std::uint32_t first_slot, std::span<const SeriesId> coins);
 
   /// Appends to `out` every boxed borrower whose interval on `sid` does not
   /// contain `value` (low > value or high < value). Those entries leave the
@@ -45,7 +55,10 @@ class TriggerIndex {
   /// before the next call. A borrower may be returned once per call.
   void collect(SeriesId sid, double value, std::vector<std::uint32_t>& out);
 
-  /// Entries held (live and garbage), for the memory figures.
+  /// Gives back the heaps' growth slack (after boxing a whole book at once).
+  void shrink_to_fit();
+
+  /// Entries held (all live), for the memory figures and tests.
   [[nodiscard]] std::size_t entries() const;
   [[nodiscard]] std::size_t memory_bytes() const;
 
@@ -53,21 +66,16 @@ class TriggerIndex {
   struct Entry {
     double bound;
     std::uint32_t borrower;
-    std::uint32_t version;
+    std::uint32_t slot;
   };
   struct SeriesHeaps {
     std::vector<Entry> low;   // max-heap on bound
     std::vector<Entry> high;  // min-heap on bound
-    std::size_t live = 0;     // boxed borrowers on this series
   };
-  [[nodiscard]] bool valid(const Entry& e) const {
-    return boxed_[e.borrower] != 0 && version_[e.borrower] == e.version;
-  }
-  void maybe_compact(SeriesHeaps& h);
 
   std::vector<SeriesHeaps> series_;
-  std::vector<std::uint32_t> version_;  // [borrower]
-  std::vector<std::uint8_t> boxed_;     // [borrower]
+  std::vector<std::uint32_t> pos_low_;   // [slot]: index in its low heap, or k_absent
+  std::vector<std::uint32_t> pos_high_;  // [slot]: index in its high heap, or k_absent
 };
 
 }  // namespace riskd::risk
