@@ -385,7 +385,7 @@ constexpr std::uint8_t k_flag_pending = 2;
 constexpr std::uint8_t k_flag_unboxable = 4;
 constexpr std::size_t k_max_boxed_rules = 32;  // readings fit 2 bits a rule in 64 bits
 constexpr double k_max_up_move = 1048576.0;    // a box never reaches past 2^20 times the price
-constexpr std::size_t k_prefetch_ahead = 4;    // visit loops fetch the index entries of the 4th next borrower
+constexpr std::size_t k_prefetch_ahead = 4;    // visit loops prefetch the 4th next borrower (prefetch_visit)
 constexpr double k_infinity_f() {
   return std::numeric_limits<double>::infinity();
 }
@@ -495,7 +495,7 @@ void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<a
     unboxable_.clear();
     sync_scratch_values();
     for (std::size_t i = 0; i < n; ++i) {
-      if (i + k_prefetch_ahead < n) index_.prefetch_box(coin_begin_[i + k_prefetch_ahead], coins(i + k_prefetch_ahead));
+      if (i + k_prefetch_ahead < n) prefetch_visit(i + k_prefetch_ahead);
       visit(i, now_ms, events);
     }
     index_.shrink_to_fit();  // every box was just set: trim the heaps' growth
@@ -522,10 +522,7 @@ void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<a
   unboxable_.clear();
   if (!visit_list_.empty()) sync_scratch_values();
   for (std::size_t j = 0; j < visit_list_.size(); ++j) {
-    if (j + k_prefetch_ahead < visit_list_.size()) {
-      const std::uint32_t ahead = visit_list_[j + k_prefetch_ahead];
-      index_.prefetch_box(coin_begin_[ahead], coins(ahead));
-    }
+    if (j + k_prefetch_ahead < visit_list_.size()) prefetch_visit(visit_list_[j + k_prefetch_ahead]);
     const std::uint32_t i = visit_list_[j];
     if ((flags_[i] & k_flag_visited) != 0) continue;
     flags_[i] |= k_flag_visited;
@@ -535,6 +532,16 @@ void Engine::step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<a
     if ((flags_[i] & k_flag_unboxable) != 0) unboxable_.push_back(i);
   }
   for (const std::uint32_t i : visit_list_) flags_[i] &= static_cast<std::uint8_t>(~k_flag_visited);
+}
+
+void Engine::prefetch_visit(std::size_t i) const {
+  // The borrower's parts block (pools first: what revalue_one reads, as
+  // Book::revalue_all prefetches it) and its index entries (box_of).
+  const risk::CompiledBorrower& b = book_.borrowers()[i];
+  const auto* block = reinterpret_cast<const char*>(b.pools().data());
+  const std::size_t bytes = b.parts.block_bytes();
+  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(block + offset);
+  index_.prefetch_box(coin_begin_[i], coins(i));
 }
 
 void Engine::visit(std::size_t i, risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events) {

@@ -151,6 +151,9 @@ class Engine {
   void step_all(risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events);
   void step_indexed(risk::SeriesId sid, risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events);
   void visit(std::size_t i, risk::TimeMs now_ms, std::vector<alerts::AlertEvent>& events);
+  /// Asks the CPU for what visit(i) will read at random places (a visit
+  /// loop calls it a few borrowers ahead); no effect on results.
+  void prefetch_visit(std::size_t i) const;
   /// Sizes the index structures for the book as it is; everyone is visited
   /// on the next applied tick and every figure is refreshed on the next read.
   void rebuild_index();
