@@ -1,6 +1,8 @@
 #include "riskd/risk/valuation.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -466,6 +468,40 @@ void Valuer::value_pools(const CompiledBorrower& b, std::span<const std::vector<
   // Pool by pool (each variant adds its pools in pool order), the schedule
   // once, up to k_max_jobs variants side by side: they have about the same
   // number of months, so their addition chains overlap best.
+  //
+  // A pool's value is a function of the pool, the day and the rent alone
+  // (value_jobs gives each job the same bits whatever runs beside it), so
+  // variants whose rent for the pool has the same bits share one valuation:
+  // a scenario that does not shock the pool's index (a BTC crash) costs no
+  // pool arithmetic. Up to k_dedup_variants variants; more take the plain loop.
+  constexpr std::size_t k_dedup_variants = 16;
+  if (slow.size() <= k_dedup_variants) {
+    for (const CompiledPool& pool : b.pools()) {
+      const PoolSchedule s = schedule(pool, t_ms);
+      PoolJob jobs[k_dedup_variants];
+      PoolValue out[k_dedup_variants];
+      std::uint64_t rent_bits[k_dedup_variants];
+      std::uint8_t job_of[k_dedup_variants];  // [variant] -> its job
+      std::size_t n = 0;
+      for (std::size_t v = 0; v < slow.size(); ++v) {
+        const double rent = values[v][pool.index];
+        const auto bits = std::bit_cast<std::uint64_t>(rent);
+        std::size_t j = 0;
+        while (j < n && rent_bits[j] != bits) ++j;
+        if (j == n) {
+          rent_bits[n] = bits;
+          jobs[n] = {&pool, s, rent, &out[n]};
+          ++n;
+        }
+        job_of[v] = static_cast<std::uint8_t>(j);
+      }
+      for (std::size_t first = 0; first < n; first += k_max_jobs) {
+        value_jobs(t, jobs + first, std::min(k_max_jobs, n - first));
+      }
+      for (std::size_t v = 0; v < slow.size(); ++v) add_pool(slow[v], out[job_of[v]]);
+    }
+    return;
+  }
   for (const CompiledPool& pool : b.pools()) {
     const PoolSchedule s = schedule(pool, t_ms);
     for (std::size_t first = 0; first < slow.size(); first += k_max_jobs) {
