@@ -336,6 +336,26 @@ void stop_child(Child& c, int sig, std::chrono::milliseconds timeout) {
   c.wait(timeout);
 }
 
+/// CPU seconds (utime + stime) of each thread of `pid` with its name, from /proc/PID/task/*/stat.
+std::vector<std::pair<std::string, double>> thread_cpu_s(pid_t pid) {
+  std::vector<std::pair<std::string, double>> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const std::string text = read_text(entry.path().string() + "/stat");
+    const auto open = text.find('(');
+    const auto close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 2));  // from field 3 (state)
+    std::string field;
+    double ticks = 0.0;
+    for (int i = 3; rest >> field && i <= 15; ++i) {
+      if (i == 14 || i == 15) ticks += std::strtod(field.c_str(), nullptr);
+    }
+    out.emplace_back(text.substr(open + 1, close - open - 1), ticks / static_cast<double>(sysconf(_SC_CLK_TCK)));
+  }
+  return out;
+}
+
 // --- metrics ---------------------------------------------------------------
 
 /// The value of the sample named exactly `series` (name plus labels), or -1.
@@ -427,6 +447,9 @@ struct RunResult {
   double kcat_cpu_rate = 0.0;     // messages per CPU second of the kcat process (all threads, start-up included)
   double riskd_cpu_rate = 0.0;    // messages per CPU second of the riskd process from spawn to caught up
   double cpu_ratio = 0.0;
+  double engine_us_per_msg = 0.0;  // CPU of riskd's busiest own thread (the engine thread) per message
+  double broker_us_per_msg = 0.0;  // CPU of librdkafka's busiest rdk:broker thread per message
+  double other_us_per_msg = 0.0;   // every other thread of the process
   double p50 = 0.0;
   double p99 = 0.0;
   double mean_latency = 0.0;
@@ -748,6 +771,23 @@ RunResult run_once(const Options& opt, const std::string& dir, const std::string
     }
     res.riskd_cpu_rate = static_cast<double>(total) / (ticks / static_cast<double>(sysconf(_SC_CLK_TCK)));
     res.cpu_ratio = res.riskd_cpu_rate / res.kcat_cpu_rate;
+    // Per thread: the engine thread is riskd's busiest own thread, the broker
+    // thread librdkafka's busiest rdk:broker thread (clock ticks: ±10 ms each).
+    double engine_s = 0.0;
+    double broker_s = 0.0;
+    double all_s = 0.0;
+    for (const auto& [name, cpu_s] : thread_cpu_s(d.child->pid())) {
+      all_s += cpu_s;
+      if (name.rfind("rdk:broker", 0) == 0) {
+        broker_s = std::max(broker_s, cpu_s);
+      } else if (name.rfind("rdk:", 0) != 0) {
+        engine_s = std::max(engine_s, cpu_s);
+      }
+    }
+    const double per_msg_us = 1e6 / static_cast<double>(total);
+    res.engine_us_per_msg = engine_s * per_msg_us;
+    res.broker_us_per_msg = broker_s * per_msg_us;
+    res.other_us_per_msg = (all_s - engine_s - broker_s) * per_msg_us;
   }
   res.riskd_rate = static_cast<double>(total) / (caught->last_unix_s - spawn_unix_s);
   res.steady_rate = static_cast<double>(caught->messages) / (caught->last_unix_s - caught->first_unix_s);
@@ -854,11 +894,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "run %d: produced in %.1f s; kcat %.0f msg/s spawn to exit (-c 1: %.3f s; %.0f msg/s after it); "
                    "riskd %.0f msg/s spawn to last handled (first message polled %.3f s after spawn, /readyz %.2f s; "
-                   "%.0f msg/s first to last; ratios %.3f steady, %.3f spawn; CPU %.0f vs kcat %.0f msg/CPU-s); latency p50 %s p99 %s mean %.2f ms, %.2f %% <= 5 ms, over %.0f ticks "
+                   "%.0f msg/s first to last; ratios %.3f steady, %.3f spawn; CPU %.0f vs kcat %.0f msg/CPU-s; CPU a message: "
+                   "engine thread %.3f us, broker thread %.3f us, others %.3f us); latency p50 %s p99 %s mean %.2f ms, %.2f %% <= 5 ms, over %.0f ticks "
                    "at %.0f ticks/s\n",
                    run + 1, r.produce_s, r.kcat_rate, r.kcat_first_s, r.kcat_steady_rate, r.riskd_rate,
                    r.riskd_first_s, r.startup_s, r.steady_rate, r.steady_ratio, r.spawn_ratio, r.riskd_cpu_rate,
-                   r.kcat_cpu_rate, format_bound(r.p50).c_str(),
+                   r.kcat_cpu_rate, r.engine_us_per_msg, r.broker_us_per_msg, r.other_us_per_msg,
+                   format_bound(r.p50).c_str(),
                    format_bound(r.p99).c_str(), r.mean_latency * 1e3, r.share_5ms * 100.0, r.latency_count,
                    r.achieved_rate);
     }
@@ -900,6 +942,11 @@ int main(int argc, char** argv) {
               "kcat: its whole run) | %.0f msg/CPU-s | kcat %.0f msg/CPU-s; ratio **%.3f** | | median of %d; "
               "insensitive to other load on the machine |\n",
               col(&RunResult::riskd_cpu_rate), col(&RunResult::kcat_cpu_rate), col(&RunResult::cpu_ratio), opt.runs);
+  std::printf("| A. same, CPU a message by thread (riskd: spawn to caught up; clock ticks of 10 ms) | engine thread %.3f "
+              "us, librdkafka broker thread %.3f us, other threads %.3f us | kcat (whole process) %.3f us | | median "
+              "of %d |\n",
+              col(&RunResult::engine_us_per_msg), col(&RunResult::broker_us_per_msg),
+              col(&RunResult::other_us_per_msg), 1e6 / col(&RunResult::kcat_cpu_rate), opt.runs);
   std::printf("| B. BTC-USD tick ts to evaluation at %.0f ticks/s for %.0f s (riskd fetch.wait.max.ms=%s), p50 | %s | "
               "| | median of %d; mean %.2f ms |\n",
               opt.rate, opt.seconds, fetch_wait.c_str(), format_bound(col(&RunResult::p50)).c_str(), opt.runs,
