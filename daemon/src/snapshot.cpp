@@ -121,6 +121,7 @@ const AlertList& BorrowerView::firing_alerts() const {
 }
 
 const std::string& BorrowerView::json() const {
+  if (json_rendered_.load(std::memory_order_acquire)) return json_;  // rendered: skip call_once's own cost
   std::call_once(json_once_, [this] {
     render_json(json_, *this);
     json_rendered_.store(true, std::memory_order_release);
@@ -204,14 +205,23 @@ void BorrowerList::push_back(BorrowerViewPtr view) {
 }
 
 std::string Snapshot::result_document() const {
-  risk::JsonText out;
-  out.begin_object();
-  out.key("as_of").string(risk::format_rfc3339(event_time_ms));
-  out.key("borrowers").begin_array();
-  borrowers.for_each([&](const BorrowerView& b) { out.raw(b.json()); });
-  out.end_array();
-  out.end_object();
-  return out.take();
+  // As JsonText writes it ({"as_of": ..., "borrowers": [b1, b2]}), in one
+  // allocation: the views are rendered (if not yet) and measured first.
+  std::size_t bytes = 64;
+  borrowers.for_each([&](const BorrowerView& b) { bytes += b.json().size() + 2; });
+  std::string out;
+  out.reserve(bytes);
+  out += "{\"as_of\": "sv;
+  risk::append_json_string(out, risk::format_rfc3339(event_time_ms));
+  out += ", \"borrowers\": ["sv;
+  bool first = true;
+  borrowers.for_each([&](const BorrowerView& b) {
+    if (!first) out += ", "sv;
+    first = false;
+    out += b.json();
+  });
+  out += "]}"sv;
+  return out;
 }
 
 const BorrowerView* Snapshot::find(const std::string& id) const {

@@ -233,6 +233,16 @@ TEST_CASE("incremental snapshots equal from-scratch snapshots on random books, u
       prev_stale = any_stale;
       check_same_snapshot(*got, *want, *engine);
       if (k % 5 == 0) {
+        // The whole document, byte for byte as `riskd evaluate` writes it.
+        const auto alerts_of = [&](std::size_t i) {
+          std::vector<daemon::AlertRef> refs;
+          const daemon::BorrowerView* v = got->find(engine->book().borrowers()[i].id);
+          if (v != nullptr) {
+            for (const auto& a : v->firing_alerts()) refs.push_back({a.rule, a.severity});
+          }
+          return refs;
+        };
+        CHECK(got->result_document() == daemon::result_document(engine->book(), got->event_time_ms, alerts_of, 0));
         for (const std::size_t cap : {std::size_t{3}, std::size_t{5'000}}) {
           CHECK(metrics_text(got, config::BorrowerSeries::alerting, cap) ==
                 metrics_text(want, config::BorrowerSeries::alerting, cap));
