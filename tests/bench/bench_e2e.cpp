@@ -82,6 +82,7 @@
 #include <variant>
 #include <vector>
 
+#include "../support/borrower_json.hpp"
 #include "../support/http_client.hpp"
 #include "bench_support.hpp"
 #include "../support/process.hpp"
@@ -151,7 +152,6 @@ std::string num(double x) {
   return buf;
 }
 
-std::string day(riskd::risk::TimeMs t) { return riskd::risk::format_rfc3339(t).substr(0, 10); }
 
 /// Two price series the bench declares beyond the random book's (no borrower
 /// holds them; their ticks are applied and counted like any other): with
@@ -173,73 +173,6 @@ std::string book_header_yaml() {
   return y.str();
 }
 
-/// One borrower as the JSON document the borrowers topic carries (the schema
-/// of a config `borrowers:` entry); also valid as a YAML flow mapping.
-std::string borrower_json(const riskd::risk::BorrowerSpec& b) {
-  auto q = [](const std::string& s) { return "\"" + s + "\""; };  // ids and series: nothing to escape
-  std::ostringstream y;
-  y << "{\"id\": " << q(b.id) << ", \"covenants\": {\"max_ltv\": " << num(b.covenants.max_ltv)
-    << ", \"min_dscr\": " << num(b.covenants.min_dscr) << "}, \"collateral\": {\"cash_usd\": " << num(b.cash_usd);
-  if (!b.crypto.empty()) {
-    y << ", \"crypto\": [";
-    for (std::size_t i = 0; i < b.crypto.size(); ++i) {
-      const auto& c = b.crypto[i];
-      y << (i > 0 ? ", " : "") << "{\"series\": " << q(c.series) << ", \"units\": " << num(c.units)
-        << ", \"haircut\": " << num(c.haircut) << "}";
-    }
-    y << "]";
-  }
-  if (!b.gpus.empty()) {
-    y << ", \"gpus\": [";
-    for (std::size_t i = 0; i < b.gpus.size(); ++i) {
-      const auto& g = b.gpus[i];
-      y << (i > 0 ? ", " : "") << "{\"model\": " << q(g.model) << ", \"index\": " << q(g.index_series)
-        << ", \"count\": " << num(g.count) << ", \"utilization\": " << num(g.utilization)
-        << ", \"opex_usd_per_gpu_hour\": " << num(g.opex_usd_per_gpu_hour) << ", \"in_service\": " << q(day(g.in_service_ms))
-        << ", \"useful_life_months\": " << num(g.useful_life_months);
-      if (g.contract) {
-        y << ", \"contract\": {\"gpus\": " << num(g.contract->gpus) << ", \"usd_per_gpu_hour\": "
-          << num(g.contract->usd_per_gpu_hour) << ", \"end\": " << q(day(g.contract->end_ms)) << "}";
-      }
-      y << "}";
-    }
-    y << "]";
-  }
-  y << "}";
-  if (b.mining) {
-    y << ", \"mining\": {\"hashrate_ph\": " << num(b.mining->hashrate_ph)
-      << ", \"opex_usd_per_ph_day\": " << num(b.mining->opex_usd_per_ph_day);
-    if (!b.mining->hashprice_series.empty()) {
-      y << ", \"hashprice_series\": " << q(b.mining->hashprice_series);
-    } else {
-      y << ", \"btc_per_ph_day\": " << num(b.mining->btc_per_ph_day.value_or(0.0));
-    }
-    y << "}";
-  }
-  y << ", \"fixed_costs_usd_per_year\": " << num(b.fixed_costs_usd_per_year) << ", \"facilities\": [";
-  for (std::size_t i = 0; i < b.facilities.size(); ++i) {
-    const auto& f = b.facilities[i];
-    y << (i > 0 ? ", " : "") << "{\"id\": " << q(f.id) << ", \"principal_usd\": " << num(f.principal_usd)
-      << ", \"amortization_usd_per_year\": " << num(f.amortization_usd_per_year) << ", \"maturity\": " << q(day(f.maturity_ms))
-      << ", \"rate\": ";
-    if (const auto* fixed = std::get_if<riskd::risk::FixedRate>(&f.rate)) {
-      y << "{\"fixed_pct\": " << num(fixed->fixed_pct) << "}";
-    } else {
-      const auto& fl = std::get<riskd::risk::FloatingRate>(f.rate);
-      y << "{\"base\": " << q(fl.base_series);
-      if (!fl.spread_series.empty()) {
-        y << ", \"spread_series\": " << q(fl.spread_series);
-      } else {
-        y << ", \"spread_bps\": " << num(fl.spread_bps);
-      }
-      y << ", \"floor_pct\": " << num(fl.floor_pct) << "}";
-    }
-    y << "}";
-  }
-  y << "]}";
-  return y.str();
-}
-
 /// `count` random borrowers (tests/support/random_book.hpp, seed 2) as JSON documents.
 std::vector<riskd::risk::BorrowerSpec> random_borrowers(std::size_t count, riskd::risk::TimeMs t_ms) {
   std::vector<riskd::risk::BorrowerSpec> out;
@@ -255,7 +188,7 @@ std::string book_yaml(const std::vector<riskd::risk::BorrowerSpec>& borrowers, b
   std::string y = book_header_yaml();
   if (via_topic) return y;
   y += "borrowers:\n";
-  for (const auto& b : borrowers) y += "  - " + borrower_json(b) + "\n";
+  for (const auto& b : borrowers) y += "  - " + riskd::test::borrower_json(b) + "\n";
   return y;
 }
 
@@ -646,7 +579,7 @@ void produce_borrowers(const std::string& bootstrap, const std::vector<riskd::ri
                                         {"queue.buffering.max.kbytes", "2097151"}},
                                        true);
   for (const auto& b : borrowers) {
-    while (!producer.produce(k_borrowers_topic, b.id, borrower_json(b))) producer.poll(10ms);
+    while (!producer.produce(k_borrowers_topic, b.id, riskd::test::borrower_json(b))) producer.poll(10ms);
   }
   if (!producer.flush(300s) || producer.delivered() != borrowers.size()) throw Failure("producing the borrowers failed");
   riskd::feeds::KafkaConsumer probe(bootstrap, "riskd-bench-probe", {});
