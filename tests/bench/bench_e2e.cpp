@@ -2,7 +2,8 @@
 // `riskd run` as separate processes, real Kafka protocol over TCP, real HTTP.
 //
 //   A. Throughput. A fresh broker per run gets a backlog on md.crypto (4
-//      partitions, lz4, values a random walk of up to ±1 bp a tick, "ts" in
+//      partitions, lz4, values a random walk of up to ±--step-bp (default 1)
+//      basis points a tick, "ts" in
 //      epoch ms increasing by 1 ms a tick, key = series id): one seed tick for
 //      each series of the book not in the backlog, then the backlog ticks.
 //      A series keeps its order only within one partition, so each backlog
@@ -124,6 +125,7 @@ struct Options {
   std::string riskd = RISKD_BINARY;
   bool keep = false;
   bool book_via_topic = false;  // borrowers as documents on the borrowers topic, not in the config
+  double step_bp = 1.0;         // largest move of a tick, basis points
 };
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -425,10 +427,13 @@ std::string tick_json(const std::string& series, double value, std::int64_t ts_m
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-/// A random walk per series, up to ±1 bp a tick (xorshift, as bench_kafka).
+/// A random walk per series, up to ±`step_bp` basis points a tick, uniform
+/// (xorshift, as bench_kafka). With 100,000 borrowers, levels lie every few
+/// cents around the price: ±1 bp (±$8.80 on BTC) crosses some borrower's
+/// level on most ticks; --step-bp 0.001 (±0.9 cent) on a fraction of them.
 class Walks {
  public:
-  Walks() {
+  explicit Walks(double step_bp) : step_(step_bp * 1e-4 / 1000.0) {
     for (const auto& [settings, series] : riskd::test::random_series()) value_[series.first] = series.second;
     for (const auto& [series, value] : k_extra_coins) value_[series] = value;
   }
@@ -437,11 +442,12 @@ class Walks {
     state_ ^= state_ >> 7;
     state_ ^= state_ << 17;
     double& v = value_[series];
-    v *= 1.0 + (static_cast<double>(state_ % 2001) - 1000.0) * 1e-7;
+    v *= 1.0 + (static_cast<double>(state_ % 2001) - 1000.0) * step_;
     return v;
   }
 
  private:
+  double step_;  // relative move per unit of the 2001-step draw
   std::uint64_t state_ = 0x9E3779B97F4A7C15ULL;
   std::map<std::string, double> value_;
 };
@@ -610,7 +616,7 @@ RunResult run_once(const Options& opt, const std::string& dir, const std::string
   const std::string bootstrap = *line;
 
   // A. the backlog, then kcat, then riskd run on it.
-  Walks walks;
+  Walks walks(opt.step_bp);
   const std::int64_t base_ms = wall_ms() - static_cast<std::int64_t>(opt.ticks) - 60'000;
   const auto produce_start = Clock::now();
   const std::size_t total = produce_backlog(bootstrap, opt, walks, base_ms);
@@ -801,11 +807,13 @@ int main(int argc, char** argv) {
       opt.keep = true;
     } else if (a == "--book-via-topic") {
       opt.book_via_topic = true;
+    } else if (a == "--step-bp" && has_value) {
+      opt.step_bp = std::strtod(argv[++i], nullptr);
     } else {
       std::fprintf(stderr,
                    "usage: riskd_bench_e2e [--series coins|btc|mix] [--ticks N] [--runs R] [--rate TICKS_PER_S] "
                    "[--seconds S] [--borrowers B] [--book-via-topic] [--daemon-fetch-wait MS] [--linger MS] "
-                   "[--codec C] [--perf FILE] [--riskd BINARY] [--keep]\n");
+                   "[--codec C] [--step-bp BP] [--perf FILE] [--riskd BINARY] [--keep]\n");
       return 2;
     }
   }
