@@ -3,9 +3,9 @@
 // other exception, a sanitizer report or an abort is a bug. (Built with
 // RISKD_FUZZING, riskd::config aborts where it would otherwise report an
 // internal error, so those are found too.)
-// A document the JSON path of parse_borrower takes (config/src/json_tree.hpp)
-// must also give what the YAML parser alone gives: the same borrower and new
-// kinds, or the same errors; a difference aborts.
+// A borrower the JSON path of parse_borrower accepts (config/src/json_tree.hpp)
+// must be what the YAML parser alone gives: the same borrower and new kinds;
+// a difference aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -42,7 +42,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const riskd::config::ConfigInvalid&) {
   }
   const std::string outcome = borrower_outcome(text);
-  // A trailing comment is not JSON: the same document read by the YAML parser alone.
-  if (riskd::config::detail::json_tree(text) && outcome != borrower_outcome(text + "\n# yaml")) std::abort();
+  // A borrower the JSON path accepted must be the one the YAML parser alone
+  // reads (a trailing comment is not JSON). A rejected document needs no
+  // check: the JSON path hands it to the YAML parser as it is. (Comparing
+  // those too would test the comment trick: "1\r" and "1\r\n# yaml" are
+  // different YAML scalars.)
+  if (outcome.rfind("ok", 0) == 0 && riskd::config::detail::json_tree(text) &&
+      outcome != borrower_outcome(text + "\n# yaml")) {
+    std::abort();
+  }
   return 0;
 }
