@@ -165,22 +165,11 @@ bool Book::revalue_one(std::size_t i) {
 }
 
 Figures Book::figures(std::size_t i) const {
-  // Valuer::finish's assignments, in its order, from what it was given.
+  // The amounts as Valuer::finish computes them (one definition), and the
+  // ratios revalue_one stored.
   const BorrowerResult& r = results_[i];
-  const CompiledBorrower& b = borrowers_[i];
-  const SlowTerms& slow = slow_[i * (1 + scenarios_.size())];
-  Figures f;
-  f.crypto_usd = r.crypto_usd;
-  f.crypto_liquidation_usd = r.crypto_liquidation_usd;
-  f.mining12_usd = r.mining12_usd;
-  f.gpu_usd = slow.gpu_mark_usd;
-  f.gpu_liquidation_usd = slow.gpu_liquidation_usd;
-  f.cash_usd = b.cash_usd;
-  f.debt_usd = b.debt_usd;
-  f.debt_service_usd = slow.debt_service_usd;
-  f.cfads_usd = slow.gpu_fwd12_usd + f.mining12_usd - b.fixed_costs_usd_per_year;
-  f.mark_usd = f.crypto_usd + f.gpu_usd + f.cash_usd;
-  f.liquidation_usd = f.crypto_liquidation_usd + f.gpu_liquidation_usd + f.cash_usd;
+  Figures f = figure_amounts(borrowers_[i], slow_[i * (1 + scenarios_.size())], r.crypto_usd,
+                             r.crypto_liquidation_usd, r.mining12_usd);
   f.ltv = r.ltv;
   f.liquidation_ltv = r.liquidation_ltv;
   f.dscr = r.dscr;

@@ -577,12 +577,12 @@ double coverage(double cfads_usd, double debt_service_usd) {
 
 }  // namespace
 
-Figures Valuer::finish(const CompiledBorrower& b, const SlowTerms& slow, std::span<const double> values) const {
-  const PriceTerms p = price_terms(b, values);
+Figures figure_amounts(const CompiledBorrower& b, const SlowTerms& slow, double crypto_usd,
+                       double crypto_liquidation_usd, double mining12_usd) {
   Figures f;
-  f.crypto_usd = p.crypto_usd;
-  f.crypto_liquidation_usd = p.crypto_liquidation_usd;
-  f.mining12_usd = p.mining12_usd;
+  f.crypto_usd = crypto_usd;
+  f.crypto_liquidation_usd = crypto_liquidation_usd;
+  f.mining12_usd = mining12_usd;
   f.gpu_usd = slow.gpu_mark_usd;
   f.gpu_liquidation_usd = slow.gpu_liquidation_usd;
   f.cash_usd = b.cash_usd;
@@ -591,6 +591,12 @@ Figures Valuer::finish(const CompiledBorrower& b, const SlowTerms& slow, std::sp
   f.cfads_usd = slow.gpu_fwd12_usd + f.mining12_usd - b.fixed_costs_usd_per_year;
   f.mark_usd = f.crypto_usd + f.gpu_usd + f.cash_usd;
   f.liquidation_usd = f.crypto_liquidation_usd + f.gpu_liquidation_usd + f.cash_usd;
+  return f;
+}
+
+Figures Valuer::finish(const CompiledBorrower& b, const SlowTerms& slow, std::span<const double> values) const {
+  const PriceTerms p = price_terms(b, values);
+  Figures f = figure_amounts(b, slow, p.crypto_usd, p.crypto_liquidation_usd, p.mining12_usd);
   f.ltv = loan_to_value(f.debt_usd, f.mark_usd);
   f.liquidation_ltv = loan_to_value(f.debt_usd, f.liquidation_usd);
   f.dscr = coverage(f.cfads_usd, f.debt_service_usd);

@@ -211,6 +211,12 @@ struct BreachLevels {
   std::optional<double> spread_bps;
 };
 
+/// Every amount of Valuer::finish (ratios left at their defaults) from its
+/// price-driven terms: the one definition finish and Book::figures share, so
+/// figures rebuilt from stored terms are the same bits.
+[[nodiscard]] Figures figure_amounts(const CompiledBorrower& b, const SlowTerms& slow, double crypto_usd,
+                                     double crypto_liquidation_usd, double mining12_usd);
+
 class Valuer {
  public:
   /// Which vector instructions the GPU pool loops use: `best` takes AVX where
