@@ -6,12 +6,14 @@
 #   bash scripts/bench.sh                   # all of them: ~30-40 min on 2 cores
 #   bash scripts/bench.sh index e2e         # a selection, in the order given
 # Names: engine (issue 2), index (issue 5 rows D-G), config (borrower
-# documents), kafka and e2e (issue 3), e2e-100k (issue 5's end-to-end row),
-# sinks (issue 4).
+# documents), kafka, e2e and e2e-latency (issue 3: throughput with kcat's
+# fetch settings; latency with riskd's fetch.wait.max.ms at 1 ms, which the
+# development broker needs), e2e-100k (issue 5's end-to-end row), sinks
+# (issue 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(engine index config kafka e2e e2e-100k sinks)
+all=(engine index config kafka e2e e2e-latency e2e-100k sinks)
 selected=("$@")
 [ ${#selected[@]} -eq 0 ] && selected=("${all[@]}")
 
@@ -36,7 +38,8 @@ for name in "${selected[@]}"; do
     config) cmd=("$bin/riskd_bench_config" --runs 5) ;;
     kafka) cmd=("$bin/riskd_bench_kafka") ;;
     e2e) cmd=("$bin/riskd_bench_e2e" --runs 5) ;;
-    e2e-100k) cmd=("$bin/riskd_bench_e2e" --borrowers 100000 --rate 50000 --book-via-topic --runs 1) ;;
+    e2e-latency) cmd=("$bin/riskd_bench_e2e" --runs 5 --daemon-fetch-wait 1) ;;
+    e2e-100k) cmd=("$bin/riskd_bench_e2e" --borrowers 100000 --rate 50000 --book-via-topic --runs 1 --paced-codec lz4) ;;
     sinks) cmd=("$bin/riskd_bench_sinks" --runs 9) ;;
     *) echo "unknown benchmark '$name'; expected one of: ${all[*]}" >&2; exit 2 ;;
   esac

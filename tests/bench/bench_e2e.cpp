@@ -47,13 +47,20 @@
 //
 // usage: riskd_bench_e2e [--series coins|btc|mix] [--ticks N] [--runs R] [--rate TICKS_PER_S] [--seconds S]
 //                        [--borrowers B] [--book-via-topic] [--daemon-fetch-wait MS] [--linger MS] [--codec C]
-//                        [--perf FILE] [--keep]
+//                        [--paced-codec C] [--step-bp BP] [--perf FILE] [--riskd BINARY] [--keep]
 //   --book-via-topic  borrowers as documents on the borrowers topic (4,000 per
 //                partition), not in the config (whose 16 MiB limit a
 //                100,000-borrower YAML exceeds); past 10,000 borrowers the
 //                config sets metrics.borrower_series: none
 //   --linger MS  linger.ms of the paced producer (default 1)
 //   --codec C    compression.type of the backlog (default lz4)
+//   --paced-codec C  compression.type of phase B's paced producer (default
+//                none: the development broker keeps 5 MiB of record batches
+//                per partition and finds a fetch offset by walking them from
+//                the oldest, one batch per fetch, so lz4's ~10-tick batches
+//                of ~300 B let that walk grow to ~17,000 batches and its
+//                thread saturates after ~15 s at 10,000 ticks/s; uncompressed
+//                batches keep it under ~6,000. A real broker indexes offsets.)
 //   --perf FILE  also runs `perf record -g -p <riskd run>` over phase A of
 //                the first run, writing FILE
 //   --keep       keeps the work directory (configs, logs) under /tmp
@@ -65,6 +72,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -118,6 +126,7 @@ struct Options {
   std::size_t borrowers = 100;
   std::string linger_ms = "1";  // the paced producer's linger.ms
   std::string codec = "lz4";    // compression.type of the backlog
+  std::string paced_codec = "none";  // compression.type of the paced producer (phase B): see the header
   std::string series = "coins";  // backlog series: coins | btc | mix
   std::string daemon_fetch_wait;  // riskd's fetch.wait.max.ms if not kcat's
   std::string perf_path;
@@ -508,7 +517,7 @@ std::size_t produce_paced(const std::string& bootstrap, Walks& walks, const Opti
                           const std::function<void()>& warm) {
   const double rate = opt.rate;
   const double seconds = opt.seconds;
-  riskd::feeds::KafkaProducer producer(bootstrap, {{"linger.ms", opt.linger_ms}, {"compression.type", "lz4"}}, false);
+  riskd::feeds::KafkaProducer producer(bootstrap, {{"linger.ms", opt.linger_ms}, {"compression.type", opt.paced_codec}}, false);
   const std::string key = "BTC-USD";
   for (std::size_t i = 0; i < k_warmup_ticks; ++i) {
     if (!producer.produce(k_topic, key, tick_json(key, walks.next(key), wall_ms()), std::nullopt, 0)) throw Failure("warm-up produce failed");
@@ -776,27 +785,43 @@ RunResult run_once(const Options& opt, const std::string& dir, const std::string
 
 }  // namespace
 
-int main(int argc, char** argv) {
+/// The value of a numeric flag: a finite number > 0 (an integer where
+/// `integer`), or a message naming the flag and the text.
+double positive_flag(const std::string& flag, const char* text, bool integer) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text, &end);
+  if (end == text || *end != '\0' || errno != 0 || !std::isfinite(v) || v <= 0.0 ||
+      (integer && v != std::floor(v))) {
+    throw Failure(flag + ": expected " + (integer ? "a whole number" : "a number") + " greater than 0, got '" +
+                  text + "'");
+  }
+  return v;
+}
+
+int main(int argc, char** argv) try {
   Options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
     if (a == "--ticks" && has_value) {
-      opt.ticks = std::strtoull(argv[++i], nullptr, 10);
+      opt.ticks = static_cast<std::size_t>(positive_flag(a, argv[++i], true));
     } else if (a == "--runs" && has_value) {
-      opt.runs = std::atoi(argv[++i]);
+      opt.runs = static_cast<int>(positive_flag(a, argv[++i], true));
     } else if (a == "--rate" && has_value) {
-      opt.rate = std::strtod(argv[++i], nullptr);
+      opt.rate = positive_flag(a, argv[++i], false);
     } else if (a == "--seconds" && has_value) {
-      opt.seconds = std::strtod(argv[++i], nullptr);
+      opt.seconds = positive_flag(a, argv[++i], false);
     } else if (a == "--borrowers" && has_value) {
-      opt.borrowers = std::strtoull(argv[++i], nullptr, 10);
+      opt.borrowers = static_cast<std::size_t>(positive_flag(a, argv[++i], true));
     } else if (a == "--daemon-fetch-wait" && has_value) {
-      opt.daemon_fetch_wait = argv[++i];
+      opt.daemon_fetch_wait = std::to_string(static_cast<long long>(positive_flag(a, argv[++i], true)));
     } else if (a == "--series" && has_value) {
       opt.series = argv[++i];
     } else if (a == "--codec" && has_value) {
       opt.codec = argv[++i];
+    } else if (a == "--paced-codec" && has_value) {
+      opt.paced_codec = argv[++i];
     } else if (a == "--linger" && has_value) {
       opt.linger_ms = argv[++i];
     } else if (a == "--perf" && has_value) {
@@ -808,12 +833,12 @@ int main(int argc, char** argv) {
     } else if (a == "--book-via-topic") {
       opt.book_via_topic = true;
     } else if (a == "--step-bp" && has_value) {
-      opt.step_bp = std::strtod(argv[++i], nullptr);
+      opt.step_bp = positive_flag(a, argv[++i], false);
     } else {
       std::fprintf(stderr,
                    "usage: riskd_bench_e2e [--series coins|btc|mix] [--ticks N] [--runs R] [--rate TICKS_PER_S] "
                    "[--seconds S] [--borrowers B] [--book-via-topic] [--daemon-fetch-wait MS] [--linger MS] "
-                   "[--codec C] [--step-bp BP] [--perf FILE] [--riskd BINARY] [--keep]\n");
+                   "[--codec C] [--paced-codec C] [--step-bp BP] [--perf FILE] [--riskd BINARY] [--keep]\n");
       return 2;
     }
   }
@@ -888,13 +913,16 @@ int main(int argc, char** argv) {
               "of %d |\n",
               col(&RunResult::engine_us_per_msg), col(&RunResult::broker_us_per_msg),
               col(&RunResult::other_us_per_msg), 1e6 / col(&RunResult::kcat_cpu_rate), opt.runs);
-  std::printf("| B. BTC-USD tick ts to evaluation at %.0f ticks/s for %.0f s (riskd fetch.wait.max.ms=%s), p50 | %s | "
-              "| | median of %d; mean %.2f ms |\n",
-              opt.rate, opt.seconds, fetch_wait.c_str(), format_bound(col(&RunResult::p50)).c_str(), opt.runs,
+  std::printf("| B. BTC-USD tick ts to evaluation at %.0f ticks/s for %.0f s (riskd fetch.wait.max.ms=%s; producer "
+              "linger.ms=%s, %s), p50 | %s | | | median of %d; mean %.2f ms |\n",
+              opt.rate, opt.seconds, fetch_wait.c_str(), opt.linger_ms.c_str(), opt.paced_codec.c_str(), format_bound(col(&RunResult::p50)).c_str(), opt.runs,
               col(&RunResult::mean_latency) * 1e3);
   std::printf("| B. same, p99 | %s | | p99 < 5 ms | median of %d; %.2f %% of ticks <= 5 ms; %.0f ticks observed "
               "per run at %.0f ticks/s |\n",
               format_bound(col(&RunResult::p99)).c_str(), opt.runs, col(&RunResult::share_5ms) * 100.0,
               col(&RunResult::latency_count), col(&RunResult::achieved_rate));
   return 0;
+} catch (const Failure& e) {
+  std::fprintf(stderr, "riskd_bench_e2e: %s\n", e.what());
+  return 2;
 }
