@@ -108,6 +108,16 @@ struct Field {
   double double_ = 0.0;
 };
 
+/// What the decoder's checks read of a document: the kind of its top-level
+/// value and the last occurrence of each of the three fields.
+struct TopFields {
+  Kind top = Kind::null;
+  Field series;
+  Field value;
+  Field ts;
+  FieldText ts_text;  // the text of `ts` when its last occurrence is a string
+};
+
 /// Boost.JSON SAX handler: records `series`, `value` and `ts` of the
 /// top-level object as the DOM would hold them (last occurrence of a key
 /// wins), and the kind of the top-level value; ignores everything else.
@@ -124,7 +134,7 @@ class TickHandler {
   static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
-  explicit TickHandler(std::string& series_text) : series_text_(series_text) {}
+  TickHandler(std::string& series_text, TopFields& fields) : series_text_(series_text), f_(fields) {}
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
@@ -172,12 +182,6 @@ class TickHandler {
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
 
-  Kind top = Kind::null;  // the document's kind
-  Field series;
-  Field value;
-  Field ts;
-  FieldText ts_text;  // the text of `ts` when its last occurrence is a string
-
  private:
   /// The field the value now being parsed belongs to (a depth-1 value after
   /// one of the three keys), else nullptr.
@@ -187,7 +191,7 @@ class TickHandler {
   /// container): record its kind where it belongs.
   void record(Kind k) {
     if (depth_ == 0) {
-      top = k;
+      f_.top = k;
     } else if (Field* f = target()) {
       f->present = true;
       f->kind = k;
@@ -210,14 +214,14 @@ class TickHandler {
 
   void start_string() {
     if (Field* f = target()) {
-      if (f == &series) series_text_.clear();
-      if (f == &ts) ts_text.clear();
+      if (f == &f_.series) series_text_.clear();
+      if (f == &f_.ts) f_.ts_text.clear();
     }
   }
   void append_string(json::string_view s) {
     if (Field* f = target()) {
-      if (f == &series) series_text_.append(s.data(), s.size());
-      if (f == &ts) ts_text.append(std::string_view(s.data(), s.size()));
+      if (f == &f_.series) series_text_.append(s.data(), s.size());
+      if (f == &f_.ts) f_.ts_text.append(std::string_view(s.data(), s.size()));
     }
   }
   void append_key(json::string_view s) {
@@ -229,17 +233,138 @@ class TickHandler {
   Field* field_for_key(std::size_t n) {
     const std::string_view key(key_.data(), n <= key_.size() ? n : 0);
     if (n > key_.size()) return nullptr;
-    if (key == "series") return &series;
-    if (key == "value") return &value;
-    if (key == "ts") return &ts;
+    if (key == "series") return &f_.series;
+    if (key == "value") return &f_.value;
+    if (key == "ts") return &f_.ts;
     return nullptr;
   }
 
   std::string& series_text_;  // the Tick's series (reused: no allocation up to its small-string size)
+  TopFields& f_;
   std::array<char, 6> key_{};  // the first bytes of the key being read; "series" is the longest wanted
   std::size_t key_size_ = 0;
   std::size_t depth_ = 0;
   Field* current_ = nullptr;
+};
+
+/// decode_tick's fast path, for the shape feeds send: one object holding
+/// `series`, `value` and `ts` once each (any order, any JSON whitespace),
+/// each a string of printable ASCII without escapes or a number without an
+/// exponent and with at most 15 integer digits, 15 fraction digits and 16 in
+/// all (decode_fields then checks the kinds, as after basic_parser). On such a
+/// text scan() fills the fields exactly as TickHandler does from the same
+/// text (numbers as basic_parser converts them) and returns true. On any
+/// other text it returns false with the fields and series in an unspecified
+/// state; the caller then resets them and runs basic_parser, which decides
+/// (and words the errors).
+class FastScanner {
+ public:
+  explicit FastScanner(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  bool scan(std::string& series_text, TopFields& f) {
+    skip_ws();
+    if (!eat('{')) return false;
+    for (;;) {
+      skip_ws();
+      std::string_view key;
+      if (!string(key)) return false;
+      Field* const field = key == "series" ? &f.series : key == "value" ? &f.value : key == "ts" ? &f.ts : nullptr;
+      if (field == nullptr || field->present) return false;  // another member or a duplicate
+      skip_ws();
+      if (!eat(':')) return false;
+      skip_ws();
+      if (p_ == end_) return false;
+      if (*p_ == '"') {
+        std::string_view text;
+        if (!string(text)) return false;
+        if (field == &f.series) series_text.assign(text);
+        if (field == &f.ts) f.ts_text.append(text);
+        field->kind = Kind::string;
+      } else if (!number(*field)) {
+        return false;
+      }
+      field->present = true;
+      skip_ws();
+      if (eat('}')) break;
+      if (!eat(',')) return false;
+    }
+    skip_ws();
+    f.top = Kind::object;
+    return p_ == end_;
+  }
+
+ private:
+  static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+  void skip_ws() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool eat(char c) {
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+  /// A string of printable ASCII without escapes; its text between the quotes.
+  bool string(std::string_view& out) {
+    if (!eat('"')) return false;
+    const char* const begin = p_;
+    for (; p_ != end_; ++p_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        out = std::string_view(begin, static_cast<std::size_t>(p_ - begin));
+        ++p_;
+        return true;
+      }
+      if (c < 0x20 || c >= 0x7f || c == '\\') return false;
+    }
+    return false;
+  }
+  /// Digits from p_ on, at most `max` of them, into `mant`; how many.
+  int digits(std::uint64_t& mant, int max) {
+    int n = 0;
+    for (; p_ != end_ && is_digit(*p_); ++p_, ++n) {
+      if (n == max) return max + 1;
+      mant = 10 * mant + static_cast<std::uint64_t>(*p_ - '0');
+    }
+    return n;
+  }
+  /// An integer as basic_parser reports it (on_int64: "-0" is 0); a number
+  /// with a fraction as it converts one: all digits into one integer, then
+  /// detail::dec_to_float(digits, -fraction digits, negative), the very
+  /// function it calls. basic_parser keeps every digit of a mantissa only
+  /// up to 16 digits: beyond, how many it keeps depends on how many bytes
+  /// follow the number in the buffer (its 33-byte fast path keeps 18, its
+  /// byte-wise path stops past 2^53), so longer mantissas are left to it.
+  bool number(Field& f) {
+    const bool negative = eat('-');
+    if (p_ == end_ || !is_digit(*p_)) return false;
+    std::uint64_t mant = 0;
+    int int_digits = 1;
+    if (*p_ == '0') {
+      ++p_;
+      if (p_ != end_ && is_digit(*p_)) return false;  // a leading zero: not JSON
+    } else {
+      int_digits = digits(mant, 15);
+      if (int_digits > 15) return false;
+    }
+    int frac_digits = 0;
+    if (eat('.')) {
+      frac_digits = digits(mant, 15);
+      if (frac_digits == 0 || frac_digits > 15 || int_digits + frac_digits > 16) return false;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) return false;
+    if (frac_digits == 0) {
+      f.kind = Kind::int64;
+      f.int64 = negative ? -static_cast<std::int64_t>(mant) : static_cast<std::int64_t>(mant);
+    } else {
+      f.kind = Kind::double_;
+      f.double_ = json::detail::dec_to_float(mant, -frac_digits, negative);
+    }
+    return true;
+  }
+
+  const char* p_;
+  const char* const end_;
 };
 
 /// Decodes the `ts` field; `error` is set (and nullopt returned) when it is bad.
@@ -301,7 +426,7 @@ std::optional<risk::TimeMs> decode_ts(const Field& ts, std::string_view ts_text,
 
 /// The checks of the top-level object's fields, in the order of the old DOM
 /// decoder: series, value, ts. `tick.series` already holds the series text.
-Decoded decode_fields(const TickHandler& h, Tick&& tick, std::optional<risk::TimeMs> fallback_ts_ms) {
+Decoded decode_fields(const TopFields& h, Tick&& tick, std::optional<risk::TimeMs> fallback_ts_ms) {
   if (!h.series.present) return fail("field 'series': missing");
   if (h.series.kind != Kind::string) {
     return fail("field 'series': expected a string, got " + std::string(kind_name(h.series.kind)));
@@ -345,21 +470,27 @@ bool must_be_positive(risk::SeriesKind kind) {
   return true;
 }
 
-}  // namespace
-
-Decoded decode_tick(std::string_view text, std::optional<risk::TimeMs> fallback_ts_ms) {
+/// decode_tick, with or without its fast path (the result is the same).
+Decoded decode(std::string_view text, std::optional<risk::TimeMs> fallback_ts_ms, bool fast_path) {
   if (text.size() > k_max_tick_bytes) {
     return fail("tick is " + std::to_string(text.size()) + " bytes, over the " +
                 std::to_string(k_max_tick_bytes) + "-byte limit");
   }
   try {
-    // No DOM: basic_parser drives TickHandler, which keeps only the three
-    // fields (the series text straight in the Tick: a short id stays in its
-    // small-string buffer, so a typical tick allocates nothing).
+    // The series text goes straight into the Tick: a short id stays in its
+    // small-string buffer, so a typical tick allocates nothing.
     Tick tick;
+    TopFields fields;
+    if (fast_path && FastScanner(text).scan(tick.series, fields)) {
+      return decode_fields(fields, std::move(tick), fallback_ts_ms);
+    }
+    fields = TopFields{};
+    tick.series.clear();
+
+    // No DOM: basic_parser drives TickHandler, which keeps only the three fields.
     json::parse_options options;
     options.max_depth = k_max_json_depth;
-    json::basic_parser<TickHandler> parser(options, tick.series);
+    json::basic_parser<TickHandler> parser(options, tick.series, fields);
 
     // As json::parser::write: the whole text is one document; anything but
     // whitespace after it is extra data.
@@ -370,15 +501,32 @@ Decoded decode_tick(std::string_view text, std::optional<risk::TimeMs> fallback_
       return fail("not a tick: JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
     }
     if (ec) return fail("not JSON: " + ec.message() + " at byte " + std::to_string(consumed));
-    const TickHandler& h = parser.handler();
-    if (h.top != Kind::object) {
-      return fail("not a tick: expected a JSON object, got " + std::string(kind_name(h.top)));
+    if (fields.top != Kind::object) {
+      return fail("not a tick: expected a JSON object, got " + std::string(kind_name(fields.top)));
     }
-    return decode_fields(h, std::move(tick), fallback_ts_ms);
+    return decode_fields(fields, std::move(tick), fallback_ts_ms);
   } catch (const std::exception& e) {  // allocation failure: reject the tick, keep running
     return fail(std::string("tick not decoded: ") + e.what());
   }
 }
+
+}  // namespace
+
+Decoded decode_tick(std::string_view text, std::optional<risk::TimeMs> fallback_ts_ms) {
+  return decode(text, fallback_ts_ms, true);
+}
+
+namespace detail {
+Decoded decode_tick_parser(std::string_view text, std::optional<risk::TimeMs> fallback_ts_ms) {
+  return decode(text, fallback_ts_ms, false);
+}
+
+bool takes_fast_path(std::string_view text) {
+  std::string series;
+  TopFields fields;
+  return text.size() <= k_max_tick_bytes && FastScanner(text).scan(series, fields);
+}
+}  // namespace detail
 
 risk::TickOutcome validate_and_apply(const Tick& tick, risk::SeriesState& state) {
   const double v = tick.value;

@@ -2,7 +2,9 @@
 // brute-force baseline measured in the same run. Median of --runs runs.
 //   A. evaluate: 10,000 borrowers, full valuation + breach levels + document
 //   B. BTC tick path: 100 borrowers, cached slow terms vs full re-evaluation
-//   C. replay: 1,000,000 JSON ticks through Engine::apply, 100 borrowers
+//   C. replay: 1,000,000 JSON ticks through Engine::apply, 100 borrowers;
+//      and decoding them alone: decode_tick beside its parser path and the
+//      DOM decoder it replaced
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include "riskd/daemon/result_json.hpp"
 #include "riskd/feeds/tick.hpp"
 #include "riskd/risk/book.hpp"
+#include "../feeds/tick_dom_reference.hpp"
 
 using namespace riskd;
 using Clock = std::chrono::steady_clock;
@@ -167,9 +170,19 @@ int main(int argc, char** argv) {
     const double decode_s = median_seconds(runs, [&] {
       for (const auto& l : lines) g_sink = g_sink + feeds::decode_tick(l, std::nullopt).tick->value;
     });
+    // The decoders alone, on the same ticks: decode_tick (its fast path takes
+    // these), its Boost.JSON parser path, and the DOM decoder before both.
+    const double parser_s = median_seconds(runs, [&] {
+      for (const auto& l : lines) g_sink = g_sink + feeds::detail::decode_tick_parser(l, std::nullopt).tick->value;
+    });
+    const double dom_s = median_seconds(runs, [&] {
+      for (const auto& l : lines) g_sink = g_sink + feeds::reference::decode_tick_dom(l, std::nullopt).tick->value;
+    });
     const double n = static_cast<double>(lines.size());
     std::printf("| C. replay %zu JSON ticks, 100 borrowers (decode, validate, evaluate, alerts) | %.2f M ticks/s = %.1f M borrower-evals/s | %.2f M ticks/s (decode only) | median of %d; %.2f s per run |\n",
                 lines.size(), n / replay_s / 1e6, n * 100 / replay_s / 1e6, n / decode_s / 1e6, runs, replay_s);
+    std::printf("| C. decoding one of those ticks (`%s`) | decode_tick %.0f ns | Boost.JSON parser path %.0f ns, DOM decoder %.0f ns | median of %d |\n",
+                lines.front().c_str(), decode_s / n * 1e9, parser_s / n * 1e9, dom_s / n * 1e9, runs);
     g_sink = g_sink + static_cast<double>(events_total);
   }
   return 0;

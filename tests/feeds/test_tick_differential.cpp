@@ -1,6 +1,8 @@
-// Differential test: feeds::decode_tick (Boost.JSON basic_parser + a SAX
-// handler, no DOM) against the DOM decoder it replaced
-// (tick_dom_reference.cpp, kept verbatim). On every input both must give the
+// Differential test: feeds::decode_tick (a fast path for the plain shape
+// feeds send, else Boost.JSON basic_parser + a SAX handler, no DOM) against
+// the DOM decoder they replaced (tick_dom_reference.cpp, kept verbatim).
+// Every test counts how many inputs took the fast path and checks that both
+// paths were reached. On every input both must give the
 // same outcome, the same series, value (bit for bit) and ts, or the same
 // error text. Inputs: the fuzz seeds, hand-picked edge cases, and a few
 // hundred thousand generated ticks, valid and malformed (duplicate keys,
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -30,35 +33,42 @@ namespace {
 
 struct Tally {
   std::size_t cases = 0;
+  std::size_t fast = 0;  // inputs decode_tick read through its fast path
   std::size_t decoded = 0;
   std::size_t not_json = 0;
   std::size_t field_errors = 0;
   std::size_t mismatches = 0;
 };
 
-/// Decodes `text` with both decoders (with and without a fallback ts) and
-/// checks they agree; counts what kind of result it was.
+bool same_result(const feeds::Decoded& a, const feeds::Decoded& b) {
+  if (a.tick.has_value() != b.tick.has_value() || a.error != b.error) return false;
+  return !a.tick || (a.tick->series == b.tick->series &&
+                     std::bit_cast<std::uint64_t>(a.tick->value) == std::bit_cast<std::uint64_t>(b.tick->value) &&
+                     a.tick->ts_ms == b.tick->ts_ms);
+}
+
+std::string describe(const feeds::Decoded& d) {
+  if (!d.tick) return d.error;
+  char value[32];
+  std::snprintf(value, sizeof value, "%.17g", d.tick->value);
+  return d.tick->series + " " + value + " " + std::to_string(d.tick->ts_ms);
+}
+
+/// Decodes `text` with decode_tick, its parser path alone and the DOM
+/// reference (with and without a fallback ts) and checks all three agree;
+/// counts what kind of result it was.
 void compare(std::string_view text, Tally& tally) {
   for (const std::optional<risk::TimeMs> fallback : {std::optional<risk::TimeMs>{}, std::optional<risk::TimeMs>{1'700'000'000'123}}) {
     const feeds::Decoded got = feeds::decode_tick(text, fallback);
+    const feeds::Decoded parser = feeds::detail::decode_tick_parser(text, fallback);
     const feeds::Decoded want = feeds::reference::decode_tick_dom(text, fallback);
     ++tally.cases;
-    bool same = got.tick.has_value() == want.tick.has_value() && got.error == want.error;
-    if (same && got.tick) {
-      same = got.tick->series == want.tick->series &&
-             std::bit_cast<std::uint64_t>(got.tick->value) == std::bit_cast<std::uint64_t>(want.tick->value) &&
-             got.tick->ts_ms == want.tick->ts_ms;
-    }
-    if (!same) {
+    if (feeds::detail::takes_fast_path(text)) ++tally.fast;
+    if (!same_result(got, want) || !same_result(parser, want)) {
       if (++tally.mismatches <= 10) {
-        FAIL_CHECK("decoders differ on " << std::string(text.substr(0, 300)) << "\n  new: "
-                                         << (got.tick ? got.tick->series + " " + std::to_string(got.tick->value) + " " +
-                                                            std::to_string(got.tick->ts_ms)
-                                                      : got.error)
-                                         << "\n  DOM: "
-                                         << (want.tick ? want.tick->series + " " + std::to_string(want.tick->value) +
-                                                             " " + std::to_string(want.tick->ts_ms)
-                                                       : want.error));
+        FAIL_CHECK("decoders differ on " << std::string(text.substr(0, 300)) << "\n  decode_tick: " << describe(got)
+                                         << "\n  parser path: " << describe(parser)
+                                         << "\n  DOM: " << describe(want));
       }
       continue;
     }
@@ -114,6 +124,25 @@ std::string spaces(std::mt19937_64& rng) {
   return ws[std::uniform_int_distribution<int>(0, 6)(rng)];
 }
 
+/// A JSON number (or a near miss) with 0 to 20 integer and fraction digits,
+/// either sign, leading zeros and now and then an exponent: around the fast
+/// path's limits (15 integer, 15 fraction, 16 digits in all).
+std::string random_number(std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> count(0, 20);
+  std::uniform_int_distribution<int> digit(0, 9);
+  std::string out = coin(rng, 0.3) ? "-" : "";
+  const int int_digits = coin(rng, 0.2) ? 1 : count(rng);
+  for (int i = 0; i < int_digits; ++i) out += static_cast<char>('0' + (i == 0 && coin(rng, 0.8) ? 1 + digit(rng) % 9 : digit(rng)));
+  if (int_digits == 0 || coin(rng, 0.05)) out += '0';
+  if (coin(rng, 0.7)) {
+    out += '.';
+    const int frac_digits = count(rng);
+    for (int i = 0; i < frac_digits; ++i) out += static_cast<char>('0' + digit(rng));
+  }
+  if (coin(rng, 0.1)) out += pick(rng, {"e5", "E-3", "e+0", "e"});
+  return out;
+}
+
 /// A JSON object with a random mix of the three fields (usually well typed),
 /// extra members, duplicates and whitespace.
 std::string random_object(std::mt19937_64& rng) {
@@ -122,9 +151,11 @@ std::string random_object(std::mt19937_64& rng) {
   if (coin(rng, 0.9)) {
     std::uniform_real_distribution<double> price(-10.0, 100'000.0);
     std::ostringstream v;
-    v.precision(17);
+    v.precision(std::uniform_int_distribution<int>(2, 17)(rng));  // a feed's few digits up to round-trip precision
     v << price(rng);
-    members.emplace_back(R"("value")", coin(rng, 0.7) ? v.str() : pick(rng, fragments()));
+    members.emplace_back(R"("value")", coin(rng, 0.6)   ? v.str()
+                                       : coin(rng, 0.5) ? random_number(rng)
+                                                        : pick(rng, fragments()));
   }
   if (coin(rng, 0.8)) {
     members.emplace_back(R"("ts")", coin(rng, 0.5)   ? std::to_string(std::uniform_int_distribution<std::int64_t>(
@@ -225,6 +256,24 @@ TEST_CASE("differential: the SAX decoder matches the DOM decoder on the fuzz see
   compare(head + std::string(feeds::k_max_tick_bytes - head.size() - 2, 'x') + "\"}", tally);
   compare(head + std::string(feeds::k_max_tick_bytes - head.size() - 1, 'x') + "\"}", tally);
   CHECK(tally.mismatches == 0);
+  CHECK(tally.fast > 0);
+}
+
+TEST_CASE("differential: the fast path converts numbers at and around its digit limits as the DOM decoder does") {
+  std::mt19937_64 rng(20261127);
+  Tally tally;
+  for (int i = 0; i < 100'000; ++i) {
+    const std::string number = random_number(rng);
+    compare(R"({"series":"BTC-USD","value":)" + number + R"(,"ts":1766138400000})", tally);
+    compare(R"({"ts":)" + number + R"(,"value":1,"series":"BTC-USD"})", tally);
+    // Last in the text: basic_parser reads a number with fewer than 33
+    // bytes after it byte by byte, keeping fewer digits of a long mantissa.
+    compare(R"({"series":"BTC-USD","ts":1766138400000,"value":)" + number + "}", tally);
+  }
+  CHECK(tally.mismatches == 0);
+  MESSAGE("fast path " << tally.fast << " of " << tally.cases);
+  CHECK(tally.fast > tally.cases / 4);
+  CHECK(tally.fast < tally.cases * 3 / 4);
 }
 
 TEST_CASE("differential: the SAX decoder matches the DOM decoder on 300,000 generated ticks") {
@@ -238,9 +287,11 @@ TEST_CASE("differential: the SAX decoder matches the DOM decoder on 300,000 gene
     compare(text, tally);
   }
   CHECK(tally.mismatches == 0);
+  CHECK(tally.fast > tally.cases / 20);
+  CHECK(tally.fast < tally.cases / 2);
   // The generator reaches every kind of result (a test that only ever saw
   // valid ticks, or only syntax errors, would prove little).
-  MESSAGE("decoded " << tally.decoded << ", not JSON " << tally.not_json << ", field errors " << tally.field_errors
+  MESSAGE("fast path " << tally.fast << ", decoded " << tally.decoded << ", not JSON " << tally.not_json << ", field errors " << tally.field_errors
                      << " of " << tally.cases);
   CHECK(tally.decoded > tally.cases / 10);
   CHECK(tally.not_json > tally.cases / 20);

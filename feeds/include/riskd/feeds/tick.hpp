@@ -30,6 +30,16 @@ struct Decoded {
 /// Over k_max_tick_bytes, not JSON, a missing field or a wrong type: rejected.
 Decoded decode_tick(std::string_view text, std::optional<risk::TimeMs> fallback_ts_ms);
 
+/// For tests and benchmarks: decode_tick reads the plain shape feeds send
+/// (three fields, no escapes, short numbers) with a scanner of its own and
+/// everything else with Boost.JSON's parser; both give the same result.
+namespace detail {
+/// decode_tick without the fast path: every text through Boost.JSON's parser.
+Decoded decode_tick_parser(std::string_view text, std::optional<risk::TimeMs> fallback_ts_ms);
+/// Whether decode_tick reads `text` through its fast path.
+bool takes_fast_path(std::string_view text);
+}  // namespace detail
+
 /// Checks a decoded tick against its (known) series and, if it is accepted,
 /// applies it: sets value/ts, clears any held outlier. Returns the outcome
 /// (never unknown_series or rejected_parse; the caller decides those) and
