@@ -2,8 +2,9 @@
 // The whole input is decoded as one tick; then each '\n'-separated line is
 // decoded and applied in turn to one series of every kind, so sequences of
 // ticks exercise the outlier hold-and-confirm rule. Every decode is also
-// done by the DOM decoder decode_tick replaced (tests/feeds/tick_dom_reference.cpp):
-// both must agree exactly (outcome, series, value bits, ts, error text).
+// done by decode_tick's parser path alone (without its fast path) and by the
+// DOM decoder both replaced (tests/feeds/tick_dom_reference.cpp): all must
+// agree exactly (outcome, series, value bits, ts, error text).
 // Contract violations and disagreements trap.
 #include <array>
 #include <bit>
@@ -35,13 +36,16 @@ bool same(const risk::SeriesState& a, const risk::SeriesState& b) {
          a.max_jump == b.max_jump && a.kind == b.kind;
 }
 
-/// The SAX decoder and the DOM reference give the same result.
+/// `d` (from decode_tick), the parser path alone and the DOM reference give the same result.
 void require_same_as_dom(std::string_view text, std::optional<risk::TimeMs> fallback, const feeds::Decoded& d) {
   const feeds::Decoded ref = feeds::reference::decode_tick_dom(text, fallback);
-  require(d.tick.has_value() == ref.tick.has_value() && d.error == ref.error);
-  if (d.tick) {
-    require(d.tick->series == ref.tick->series && d.tick->ts_ms == ref.tick->ts_ms);
-    require(std::bit_cast<std::uint64_t>(d.tick->value) == std::bit_cast<std::uint64_t>(ref.tick->value));
+  const feeds::Decoded parser = feeds::detail::decode_tick_parser(text, fallback);
+  for (const feeds::Decoded* got : {&d, &parser}) {
+    require(got->tick.has_value() == ref.tick.has_value() && got->error == ref.error);
+    if (got->tick) {
+      require(got->tick->series == ref.tick->series && got->tick->ts_ms == ref.tick->ts_ms);
+      require(std::bit_cast<std::uint64_t>(got->tick->value) == std::bit_cast<std::uint64_t>(ref.tick->value));
+    }
   }
 }
 
