@@ -338,7 +338,17 @@ struct Metrics::Impl {
         notifications(prometheus::BuildCounter()
                           .Name("riskd_alert_notifications_total")
                           .Help("Alert notifications by sink and outcome")
-                          .Register(*registry)) {
+                          .Register(*registry)),
+        stream_clients(prometheus::BuildGauge()
+                           .Name("riskd_stream_clients")
+                           .Help("Clients connected to /api/v1/stream")
+                           .Register(*registry)
+                           .Add({})),
+        stream_clients_dropped(prometheus::BuildCounter()
+                                   .Name("riskd_stream_clients_dropped_total")
+                                   .Help("/api/v1/stream clients dropped for falling behind the updates")
+                                   .Register(*registry)
+                                   .Add({})) {
     prometheus::BuildGauge()
         .Name("riskd_build_info")
         .Help("Always 1; the riskd version as a label")
@@ -355,6 +365,9 @@ struct Metrics::Impl {
   prometheus::Gauge& reload_success;
   prometheus::Gauge& reload_timestamp;
   prometheus::Family<prometheus::Counter>& notifications;
+  prometheus::Gauge& stream_clients;
+  prometheus::Counter& stream_clients_dropped;
+  std::mutex stream_mutex;  // one raise of stream_clients_dropped at a time
 };
 
 Metrics::Metrics(SnapshotSource source, config::BorrowerSeries borrower_series, std::string version)
@@ -388,6 +401,13 @@ void Metrics::config_reloaded(bool ok, double unix_s) {
 
 void Metrics::notification(std::string_view sink, std::string_view outcome) {
   impl_->notifications.Add({{"sink", std::string(sink)}, {"outcome", std::string(outcome)}}).Increment();
+}
+
+void Metrics::stream_clients(std::size_t connected, std::uint64_t dropped_total) {
+  impl_->stream_clients.Set(static_cast<double>(connected));
+  const std::lock_guard lock(impl_->stream_mutex);
+  const double raise = static_cast<double>(dropped_total) - impl_->stream_clients_dropped.Value();
+  if (raise > 0.0) impl_->stream_clients_dropped.Increment(raise);
 }
 
 std::string Metrics::render() const {

@@ -73,8 +73,13 @@ void stop_sinks(std::vector<std::unique_ptr<alerts::Sink>>& sinks) {
 class Backend final : public ApiBackend {
  public:
   Backend(LiveService& service, Metrics& metrics) : service_(service), metrics_(metrics) {}
+  /// The server whose stream clients /metrics counts; set once, before it starts.
+  void attach(const HttpServer& server) { server_ = &server; }
   SnapshotPtr snapshot() const override { return service_.snapshot(); }
-  std::string metrics_text() const override { return metrics_.render(); }
+  std::string metrics_text() const override {
+    if (server_ != nullptr) metrics_.stream_clients(server_->stream_clients(), server_->stream_clients_dropped());
+    return metrics_.render();
+  }
   bool alive() const override { return service_.alive(); }
 
   void what_if(std::string body, std::function<void(int, std::string)> done) override {
@@ -127,6 +132,7 @@ class Backend final : public ApiBackend {
  private:
   LiveService& service_;
   Metrics& metrics_;
+  const HttpServer* server_ = nullptr;
 };
 
 void log_event(const alerts::AlertEvent& ev) {
@@ -266,6 +272,7 @@ int cmd_run(int argc, char** argv) {
     HttpServerOptions http_options;
     http_options.listen = cfg.http.listen;
     HttpServer server(ioc, backend, http_options);
+    backend.attach(server);
     server.start();
     const std::string host = cfg.http.listen.substr(0, cfg.http.listen.rfind(':'));
     const std::string base_url =

@@ -61,7 +61,8 @@ TEST_CASE("metrics text declares every family of INTERFACES.md and the extra one
         "riskd_series_value gauge", "riskd_series_last_event_timestamp_seconds gauge", "riskd_ticks_total counter",
         "riskd_kafka_consumer_lag_messages gauge", "riskd_tick_to_evaluation_seconds histogram",
         "riskd_alert_notifications_total counter", "riskd_build_info gauge", "riskd_config_last_reload_success gauge",
-        "riskd_config_last_reload_timestamp_seconds gauge", "riskd_borrowers gauge", "riskd_snapshot_age_seconds gauge"}) {
+        "riskd_config_last_reload_timestamp_seconds gauge", "riskd_borrowers gauge", "riskd_snapshot_age_seconds gauge",
+        "riskd_stream_clients gauge", "riskd_stream_clients_dropped_total counter"}) {
     CAPTURE(family);
     CHECK(text.find("# TYPE " + family + "\n") != std::string::npos);
   }
@@ -154,6 +155,21 @@ TEST_CASE("the latency histogram, reload gauges and notification counters are in
   const std::string after = m.render();
   CHECK(has_line(after, "riskd_config_last_reload_success 1"));
   CHECK(has_line(after, "riskd_config_last_reload_timestamp_seconds 1766138400"));
+}
+
+TEST_CASE("stream clients: the gauge follows the count, the dropped counter only grows") {
+  Metrics m = make_metrics(BorrowerSeries::none);
+  CHECK(has_line(m.render(), "riskd_stream_clients 0"));
+  CHECK(has_line(m.render(), "riskd_stream_clients_dropped_total 0"));
+  m.stream_clients(3, 2);
+  CHECK(has_line(m.render(), "riskd_stream_clients 3"));
+  CHECK(has_line(m.render(), "riskd_stream_clients_dropped_total 2"));
+  m.stream_clients(1, 1);  // a lower total is not a reset
+  CHECK(has_line(m.render(), "riskd_stream_clients 1"));
+  CHECK(has_line(m.render(), "riskd_stream_clients_dropped_total 2"));
+  m.stream_clients(0, 5);
+  CHECK(has_line(m.render(), "riskd_stream_clients 0"));
+  CHECK(has_line(m.render(), "riskd_stream_clients_dropped_total 5"));
 }
 
 TEST_CASE("metrics render without a snapshot: families declared, no snapshot samples") {

@@ -3,6 +3,10 @@
 // graceful shutdown.
 #include <doctest/doctest.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
 #include <atomic>
@@ -217,6 +221,29 @@ TEST_CASE("run: after kill -9 the daemon comes back with the same market state a
     for (auto& borrower : doc->at("borrowers").as_array()) borrower.as_object().erase("alerts");
   }
   CHECK(json_diff(a, b, 1e-12) == "");
+}
+
+TEST_CASE("run: /metrics counts the dashboards connected to /api/v1/stream") {
+  Fixture f;
+  f.daemon.start(f.config_path, f.log);
+  REQUIRE(f.daemon.wait_for("/healthz", [](const auto& r) { return r.status == 200; }).status == 200);
+  const std::string before = f.daemon.get("/metrics").body;
+  CHECK(metric(before, "riskd_stream_clients") == 0.0);
+  CHECK(metric(before, "riskd_stream_clients_dropped_total") == 0.0);
+  {
+    boost::asio::io_context ioc;
+    boost::beast::websocket::stream<boost::beast::tcp_stream> ws(ioc);
+    ws.next_layer().connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), f.daemon.port));
+    ws.handshake("127.0.0.1", "/api/v1/stream");
+    const auto with_client = f.daemon.wait_for("/metrics", [](const auto& r) {
+      return metric(r.body, "riskd_stream_clients") == 1.0;
+    });
+    CHECK(metric(with_client.body, "riskd_stream_clients") == 1.0);
+    ws.close(boost::beast::websocket::close_code::normal);
+  }
+  const auto after = f.daemon.wait_for("/metrics", [](const auto& r) { return metric(r.body, "riskd_stream_clients") == 0.0; });
+  CHECK(metric(after.body, "riskd_stream_clients") == 0.0);
+  CHECK(metric(after.body, "riskd_stream_clients_dropped_total") == 0.0);  // closed by the client, not dropped
 }
 
 TEST_CASE("run: SIGHUP swaps in a good config and keeps the old one on a bad config") {

@@ -86,6 +86,12 @@ class Metrics {
   /// absent from the exposition until the first call.
   void notification(std::string_view sink, std::string_view outcome);
 
+  /// riskd_stream_clients = `connected` (dashboards on /api/v1/stream now)
+  /// and riskd_stream_clients_dropped_total = `dropped_total` (clients cut
+  /// off for falling behind, since start; a count that only grows: a lower
+  /// value is ignored). Thread-safe; the HTTP server's counts, set at scrape.
+  void stream_clients(std::size_t connected, std::uint64_t dropped_total);
+
   /// The whole exposition in Prometheus text format 0.0.4. Thread-safe; calls
   /// the snapshot source once. Never throws for data reasons (allocation aside).
   [[nodiscard]] std::string render() const;
