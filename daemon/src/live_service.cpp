@@ -163,6 +163,32 @@ alerts::AlertEvent event_from_json(const boost::json::object& o) {
   return ev;
 }
 
+/// The config's borrowers with the borrowers topic's documents applied: what
+/// upserting and removing them one by one, in id order, leaves. A document
+/// replaces the config borrower of its id in place, a tombstone removes it,
+/// a document for another id is appended (in id order). O(N log N); the
+/// upserts one by one re-index the whole book each (O(N^2)).
+std::vector<risk::BorrowerSpec> with_topic_borrowers(
+    std::vector<risk::BorrowerSpec> configured,
+    const std::map<std::string, std::optional<risk::BorrowerSpec>>& topic) {
+  std::vector<risk::BorrowerSpec> out;
+  out.reserve(configured.size() + topic.size());
+  std::unordered_set<std::string> in_config;
+  for (auto& b : configured) {
+    in_config.insert(b.id);
+    const auto t = topic.find(b.id);
+    if (t == topic.end()) {
+      out.push_back(std::move(b));
+    } else if (t->second) {
+      out.push_back(*t->second);
+    }
+  }
+  for (const auto& [id, spec] : topic) {
+    if (spec && !in_config.contains(id)) out.push_back(*spec);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct LiveService::Impl {
@@ -268,7 +294,6 @@ struct LiveService::Impl {
   }
   void handle_borrower(const feeds::KafkaMessageView& msg);
   void build_restored_book();
-  void apply_borrower_to_engine(Engine& e, const std::string& id, const std::optional<risk::BorrowerSpec>& spec);
   void run_jobs();
   void observe_catch_up();
   void commit(bool synchronous);
@@ -338,9 +363,12 @@ bool LiveService::reload(config::Config config) {
   auto shared = std::make_shared<config::Config>(std::move(config));
   Impl* impl = impl_.get();
   return post([impl, shared](Engine&) {
-    auto fresh = std::make_unique<Engine>(shared->risk, StalenessClock::external);
+    // One engine built with every borrower, then the market: series that
+    // only topic borrowers use are in its catalog when the values are copied.
+    risk::RiskConfig rc = shared->risk;
+    rc.borrowers = with_topic_borrowers(std::move(rc.borrowers), impl->topic_borrowers);
+    auto fresh = std::make_unique<Engine>(rc, StalenessClock::external);
     fresh->adopt_market(*impl->engine);
-    for (const auto& [id, spec] : impl->topic_borrowers) impl->apply_borrower_to_engine(*fresh, id, spec);
     fresh->restore_alert_states(impl->engine->alert_states(), impl->engine->last_events());
     fresh->revalue();
     impl->engine = std::move(fresh);
@@ -370,14 +398,6 @@ std::map<std::string, risk::SeriesKind> LiveService::Impl::known_kinds() const {
   return kinds;
 }
 
-void LiveService::Impl::apply_borrower_to_engine(Engine& e, const std::string& id,
-                                                 const std::optional<risk::BorrowerSpec>& spec) {
-  if (spec) {
-    e.upsert_borrower(*spec);
-  } else {
-    e.remove_borrower(id);
-  }
-}
 
 void LiveService::Impl::handle_borrower(const feeds::KafkaMessageView& msg) {
   const std::string source =

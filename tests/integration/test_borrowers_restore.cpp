@@ -4,7 +4,8 @@
 // tombstones, invalid documents). Two `riskd run` against one `riskd broker`:
 // "live" starts first and applies the documents as they come; "restored"
 // starts after them and reads them from the beginning. Both then get the same
-// market and must serve the same borrowers with the same figures.
+// market and must serve the same borrowers with the same figures, and so must
+// "live" after a SIGHUP reload rebuilds its book from the documents it holds.
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
@@ -42,9 +43,9 @@ std::string write_config(const std::string& bootstrap, const std::string& group)
 }
 
 
-std::string borrower(const std::string& id, double max_ltv, double units) {
+std::string borrower(const std::string& id, double max_ltv, double units, const std::string& coin = "BTC-USD") {
   return R"({"id": ")" + id + R"(", "covenants": {"max_ltv": )" + std::to_string(max_ltv) +
-         R"(, "min_dscr": 1.2}, "collateral": {"crypto": [{"series": "BTC-USD", "units": )" + std::to_string(units) +
+         R"(, "min_dscr": 1.2}, "collateral": {"crypto": [{"series": ")" + coin + R"(", "units": )" + std::to_string(units) +
          R"(}]}, "facilities": [{"id": "t", "kind": "term_loan", "principal_usd": 4000000, "maturity": "2028-01-01", "rate": {"fixed_pct": 8}}]})";
 }
 
@@ -107,6 +108,8 @@ TEST_CASE("borrowers restore: reading the topic at start builds the book that ap
   send("risk.borrowers", "t6", R"({"id": "t6", "covenants": {"max_ltv": -1}})");
   send("risk.borrowers", "t7", borrower("other", 0.5, 1));
   send("risk.borrowers", "t8", "not a document");
+  // A series the config does not know, used only by a topic borrower.
+  send("risk.borrowers", "t12", borrower("t12", 0.5, 2000, "ETH-USD"));
 
   Daemon restored;
   restored.start(write_config(bootstrap, unique_name("restored")), log);
@@ -117,6 +120,7 @@ TEST_CASE("borrowers restore: reading the topic at start builds the book that ap
          R"({"series": ")" + std::string(id) + R"(", "value": )" + boost::json::serialize(v) +
              R"(, "ts": "2025-12-19T16:00:00Z"})");
   }
+  send("md.crypto", "ETH-USD", R"({"series": "ETH-USD", "value": 3000, "ts": "2025-12-19T16:00:00Z"})");
   for (const Daemon* d : {&live, &restored}) {
     REQUIRE(d->wait_for("/readyz", [](const auto& r) { return r.status == 200; }).status == 200);
   }
@@ -128,7 +132,7 @@ TEST_CASE("borrowers restore: reading the topic at start builds the book that ap
     const auto has = [&](const std::string& id) {
       return std::any_of(f.begin(), f.end(), [&](const std::string& s) { return s.rfind(id + " ", 0) == 0; });
     };
-    return has("t5") && !has("t4") && !has(first_config_id) && has("t11");
+    return has("t5") && !has("t4") && !has(first_config_id) && has("t11") && has("t12");
   };
   const auto a = live.wait_for("/api/v1/borrowers", final_book);
   const auto b = restored.wait_for("/api/v1/borrowers", final_book);
@@ -152,6 +156,25 @@ TEST_CASE("borrowers restore: reading the topic at start builds the book that ap
     REQUIRE(pb != std::string::npos);
     CHECK(std::stod(ma.substr(pa + series.size() + 2)) == std::stod(mb.substr(pb + series.size() + 2)));
   }
+  CHECK(boost::json::parse(restored.get("/api/v1/borrowers/t12").body).at("ltv").to_number<double>() ==
+        doctest::Approx(4e6 / (2000 * 3000.0)).epsilon(1e-9));
+
+  // SIGHUP with the config unchanged: the live daemon rebuilds its book from
+  // the config and every topic document it holds; same borrowers, same
+  // figures, still ready (t12's ETH-USD, a series only the topic uses, keeps
+  // its value).
+  live.child->signal(SIGHUP);
+  for (const auto until = std::chrono::steady_clock::now() + 20s;
+       read_text(live_log).find("config reloaded") == std::string::npos && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE_MESSAGE(read_text(live_log).find("config reloaded") != std::string::npos, read_text(live_log));
+  const auto reloaded = live.wait_for("/api/v1/borrowers", final_book);
+  CHECK(figures(reloaded.body) == figures(b.body));
+  CHECK(live.get("/readyz").status == 200);
+  CHECK(boost::json::parse(live.get("/api/v1/borrowers/t12").body).at("ltv").to_number<double>() ==
+        doctest::Approx(4e6 / (2000 * 3000.0)).epsilon(1e-9));
+
   restored.child->signal(SIGTERM);
   live.child->signal(SIGTERM);
   CHECK(restored.child->wait(15s) == 0);
