@@ -176,38 +176,51 @@ std::vector<alerts::AlertEvent> Engine::active_alerts() const {
 namespace riskd::daemon {
 
 void Engine::upsert_borrower(const risk::BorrowerSpec& spec) {
+  const BorrowerChange change{spec.id, spec};
+  apply_borrower_changes({&change, 1});
+}
+
+bool Engine::remove_borrower(std::string_view id) {
+  const BorrowerChange change{std::string(id), std::nullopt};
+  return apply_borrower_changes({&change, 1}) == 1;
+}
+
+std::size_t Engine::apply_borrower_changes(std::span<const BorrowerChange> changes) {
   // Every borrower has the same rules (the fixed ones and one per scenario),
   // so a replaced borrower keeps its states and last events as they are (its
   // next evaluation emits any transition); a new one is appended with fresh
-  // states. Indices of the others do not move.
-  const auto existing = book_.borrower_index(spec.id);
-  const bool existed = existing.has_value();
-  if (existed) {
-    // Firing rules report their last event with its threshold of then.
-    const risk::Covenants& before = book_.borrowers()[*existing].covenants;
-    if (before.max_ltv != spec.covenants.max_ltv || before.min_dscr != spec.covenants.min_dscr) {
-      covenant_alerts_.pin_firing(*existing, book_.borrowers()[*existing], book_.scenarios(), book_.config().alerting);
+  // states. Indices of the others do not move, except past a removed one.
+  std::size_t removed = 0;
+  bool changed = false;
+  for (const BorrowerChange& c : changes) {
+    const auto existing = book_.borrower_index(c.id);
+    if (!c.spec) {
+      if (!existing) continue;
+      book_.remove(c.id);
+      covenant_alerts_.erase(*existing);
+      ++removed;
+      changed = true;
+      continue;
     }
+    if (existing) {
+      // Firing rules report their last event with its threshold of then.
+      const risk::Covenants& before = book_.borrowers()[*existing].covenants;
+      if (before.max_ltv != c.spec->covenants.max_ltv || before.min_dscr != c.spec->covenants.min_dscr) {
+        covenant_alerts_.pin_firing(*existing, book_.borrowers()[*existing], book_.scenarios(), book_.config().alerting);
+      }
+    }
+    book_.upsert(*c.spec);
+    if (!existing) covenant_alerts_.resize(book_.borrowers().size(), alerts::k_fixed_rules + book_.scenarios().size());
+    changed = true;
   }
-  book_.upsert(spec);
-  const std::size_t rules = alerts::k_fixed_rules + book_.scenarios().size();
-  if (!existed) covenant_alerts_.resize(book_.borrowers().size(), rules);
+  if (!changed) return removed;
   view_changed_all();
   if (stale_.size() < book_.catalog().size()) {
     stale_.resize(book_.catalog().size());
     last_event_stale_.resize(book_.catalog().size());
   }
   rebuild_index();
-}
-
-bool Engine::remove_borrower(std::string_view id) {
-  const auto i = book_.borrower_index(id);
-  if (!i) return false;
-  book_.remove(id);
-  covenant_alerts_.erase(*i);
-  view_changed_all();
-  rebuild_index();
-  return true;
+  return removed;
 }
 
 bool Engine::restore_series(std::string_view id, double value, risk::TimeMs ts_ms) {

@@ -237,6 +237,9 @@ struct LiveService::Impl {
   RateLimitedLog delivery_log{5, std::chrono::seconds(10)};
   RateLimitedLog publish_log{1, std::chrono::seconds(300)};
   std::map<std::string, std::optional<risk::BorrowerSpec>> topic_borrowers;  // nullopt: tombstoned
+  // Documents read live and not yet in the engine: applied together at the
+  // end of the polled batch or before the next tick (flush_borrower_changes).
+  std::vector<Engine::BorrowerChange> pending_borrowers;
   NextOffsets next_offsets;  // feed (and, until assignment, borrowers) partitions: next offset to read
   bool state_dirty = false;
   bool market_changed = true;
@@ -283,6 +286,7 @@ struct LiveService::Impl {
   void restore_alerts();
   void handle(const feeds::KafkaMessageView& msg);
   void flush_tick_latencies();
+  void flush_borrower_changes();
   void emit(const alerts::AlertEvent& ev, std::optional<FeedPosition> cause);
   void send_unsent();
   void on_delivery(const feeds::DeliveryReport& report);
@@ -419,13 +423,9 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessageView& msg) {
   }
   if (!msg.value) {
     topic_borrowers[id] = std::nullopt;
-    const bool removed = engine->remove_borrower(id);
-    engine->revalue();
-    signals.invalidate();
+    pending_borrowers.push_back({id, std::nullopt});
     ++borrowers_applied;
-    market_changed = true;
-    spdlog::info("{}: borrower '{}' {}", source, id,
-                 removed ? "removed (tombstone)" : "tombstone for an unknown borrower");
+    spdlog::info("{}: borrower '{}' tombstone", source, id);
     return;
   }
   try {
@@ -446,12 +446,9 @@ void LiveService::Impl::handle_borrower(const feeds::KafkaMessageView& msg) {
       spdlog::debug("{}: borrower '{}' read", source, id);
       return;
     }
-    engine->upsert_borrower(spec);
-    engine->revalue();  // figures now; its rules step on the next applied tick
-    signals.invalidate();
+    pending_borrowers.push_back({id, spec});
     topic_borrowers[id] = std::move(spec);
     ++borrowers_applied;
-    market_changed = true;
     spdlog::info("{}: borrower '{}' updated", source, id);
   } catch (const config::ConfigInvalid& e) {
     ++borrowers_rejected;
@@ -465,6 +462,7 @@ void LiveService::Impl::handle(const feeds::KafkaMessageView& msg) {
     handle_borrower(msg);
     return;
   }
+  flush_borrower_changes();  // a tick after a document sees the book with it
   const TickResult r = engine->apply(msg.value.value_or(std::string_view()), msg.timestamp_ms, events);
   next_offsets.set(msg.topic, msg.partition, msg.offset + 1);
   if (r.outcome == risk::TickOutcome::applied) {
@@ -484,6 +482,22 @@ void LiveService::Impl::handle(const feeds::KafkaMessageView& msg) {
   }
   events.clear();
   if (r.outcome == risk::TickOutcome::applied) collect_signals();
+}
+
+// The borrower documents queued since the last call, applied to the book
+// at once: one re-index and one revaluation for all of them (figures now;
+// their rules step on the next applied tick).
+void LiveService::Impl::flush_borrower_changes() {
+  if (pending_borrowers.empty()) return;
+  const std::size_t removed = engine->apply_borrower_changes(pending_borrowers);
+  engine->revalue();
+  signals.invalidate();
+  market_changed = true;
+  if (pending_borrowers.size() > 1) {
+    spdlog::info("borrowers topic: {} documents applied together ({} removals of a borrower in the book); book has {} borrowers",
+                 pending_borrowers.size(), removed, engine->book().borrowers().size());
+  }
+  pending_borrowers.clear();
 }
 
 // The ticks applied since the last call, with one wall-clock read now: runs
@@ -1096,6 +1110,7 @@ void LiveService::Impl::run() {
         if (!catch_up.done) observe_catch_up();
       }
       while (batch_pos < batch_size && !outbox->full()) handle(batch[batch_pos++]);
+      flush_borrower_changes();
       flush_tick_latencies();
       if (!catch_up.done && batch_size > 0) catch_up.last_unix_s = wall_now_unix_s();
     } else {
@@ -1150,6 +1165,7 @@ void LiveService::Impl::run() {
   // Graceful stop: the batch in hand is applied; wait (bounded) for the
   // broker to acknowledge the events in flight, commit up to them, persist.
   while (batch_pos < batch_size) handle(batch[batch_pos++]);
+  flush_borrower_changes();
   flush_tick_latencies();
   batch.clear();  // librdkafka's messages go back before the consumer closes
   batch_size = 0;

@@ -98,7 +98,12 @@ TEST_CASE("borrowers restore: reading the topic at start builds the book that ap
                       .at(0)
                       .at("id")
                       .as_string());
-  for (int i = 0; i < 12; ++i) send("risk.borrowers", "t" + std::to_string(i), borrower("t" + std::to_string(i), 0.5, 100 + i));
+  // The first twelve as one burst (one flush): the live daemon gets them in
+  // one poll and applies them to its book together.
+  for (int i = 0; i < 12; ++i) {
+    REQUIRE(producer.produce("risk.borrowers", "t" + std::to_string(i), borrower("t" + std::to_string(i), 0.5, 100 + i)));
+  }
+  REQUIRE(producer.flush(5s));
   send("risk.borrowers", "t3", borrower("t3", 0.6, 250));
   send("risk.borrowers", "t4", std::nullopt);
   send("risk.borrowers", first_config_id, std::nullopt);
@@ -139,6 +144,7 @@ TEST_CASE("borrowers restore: reading the topic at start builds the book that ap
   REQUIRE(final_book(a));
   REQUIRE(final_book(b));
   CHECK(figures(a.body) == figures(b.body));
+  CHECK(read_text(live_log).find("documents applied together") != std::string::npos);
   CHECK(figures(b.body).size() >= 11);  // 12 new, t4 gone, t5 back; config borrowers minus one
   // The replacement and the rejected documents: t3 has its second version, t6's and t7's first stay.
   const double btc = market.at("series").at("BTC-USD").to_number<double>();

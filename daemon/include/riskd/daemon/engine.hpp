@@ -6,6 +6,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,17 @@ class Engine {
   void upsert_borrower(const risk::BorrowerSpec& spec);
   /// Removes a borrower and its alert states; false if unknown.
   bool remove_borrower(std::string_view id);
+
+  /// One change of the book: `spec` upserts, nullopt removes `id`.
+  struct BorrowerChange {
+    std::string id;
+    std::optional<risk::BorrowerSpec> spec;
+  };
+  /// upsert_borrower / remove_borrower for each change, in order, with the
+  /// same result, but the trigger index and views rebuilt once for all of
+  /// them (each one alone re-indexes the whole book). Returns how many
+  /// removals found their borrower.
+  std::size_t apply_borrower_changes(std::span<const BorrowerChange> changes);
 
   /// Sets a series' value and ts without evaluating or emitting anything
   /// (state restore at start). Unknown series are ignored; returns false then.
