@@ -196,7 +196,7 @@ std::size_t Engine::apply_borrower_changes(std::span<const BorrowerChange> chang
     const auto existing = book_.borrower_index(c.id);
     if (!c.spec) {
       if (!existing) continue;
-      book_.remove(c.id);
+      book_.remove(c.id, false);
       covenant_alerts_.erase(*existing);
       ++removed;
       changed = true;
@@ -209,11 +209,12 @@ std::size_t Engine::apply_borrower_changes(std::span<const BorrowerChange> chang
         covenant_alerts_.pin_firing(*existing, book_.borrowers()[*existing], book_.scenarios(), book_.config().alerting);
       }
     }
-    book_.upsert(*c.spec);
+    book_.upsert(*c.spec, false);
     if (!existing) covenant_alerts_.resize(book_.borrowers().size(), alerts::k_fixed_rules + book_.scenarios().size());
     changed = true;
   }
   if (!changed) return removed;
+  book_.rebuild();
   view_changed_all();
   if (stale_.size() < book_.catalog().size()) {
     stale_.resize(book_.catalog().size());

@@ -196,7 +196,7 @@ void Book::revalue_all() {
   }
 }
 
-std::size_t Book::upsert(const BorrowerSpec& spec) {
+std::size_t Book::upsert(const BorrowerSpec& spec, bool rebuild) {
   CompiledBorrower compiled = compile_borrower(spec, catalog_, config_.gpu_models, config_.model);
   std::size_t i = 0;
   if (const auto found = borrower_index(spec.id)) {
@@ -215,11 +215,11 @@ std::size_t Book::upsert(const BorrowerSpec& spec) {
     gpu_valid_.push_back(0);
     ds_valid_.push_back(0);
   }
-  rebuild_scenarios();
+  if (rebuild) rebuild_scenarios();
   return i;
 }
 
-bool Book::remove(std::string_view id) {
+bool Book::remove(std::string_view id, bool rebuild) {
   const auto found = borrower_index(id);
   if (!found) return false;
   const auto pos = static_cast<std::ptrdiff_t>(*found);
@@ -228,13 +228,20 @@ bool Book::remove(std::string_view id) {
   results_.erase(results_.begin() + pos);
   evaluated_.erase(evaluated_.begin() + pos);
   const auto scenarios = static_cast<std::ptrdiff_t>(scenarios_.size());
-  stress_.erase(stress_.begin() + pos * scenarios, stress_.begin() + (pos + 1) * scenarios);
-  slow_.erase(slow_.begin() + pos * variants, slow_.begin() + (pos + 1) * variants);
+  // Rows of the per-borrower tables; a borrower upserted since the last
+  // rebuild has none yet (the rebuild sizes them and revalues every row).
+  const auto erase_row = [pos](auto& rows, std::ptrdiff_t width) {
+    if ((pos + 1) * width <= static_cast<std::ptrdiff_t>(rows.size())) {
+      rows.erase(rows.begin() + pos * width, rows.begin() + (pos + 1) * width);
+    }
+  };
+  erase_row(stress_, scenarios);
+  erase_row(slow_, variants);
   gpu_valid_.erase(gpu_valid_.begin() + pos);
   ds_valid_.erase(ds_valid_.begin() + pos);
   std::erase(by_id_, static_cast<std::uint32_t>(*found));
   for (std::uint32_t& k : by_id_) k -= k > *found ? 1 : 0;
-  rebuild_scenarios();
+  if (rebuild) rebuild_scenarios();
   return true;
 }
 

@@ -103,9 +103,15 @@ class Book {
 
   /// Adds or replaces a borrower (kinds must already be validated), keeping
   /// results of the others. Returns its index.
-  std::size_t upsert(const BorrowerSpec& spec);
+  /// With `rebuild` false (a run of changes), the per-series tables, a pass
+  /// over every borrower, are left for rebuild(): nothing may read or value
+  /// the book in between.
+  std::size_t upsert(const BorrowerSpec& spec, bool rebuild = true);
   /// Removes a borrower; returns false if unknown. Indices after it shift.
-  bool remove(std::string_view id);
+  /// `rebuild` as for upsert.
+  bool remove(std::string_view id, bool rebuild = true);
+  /// Rebuilds the per-series tables after upsert/remove(..., false).
+  void rebuild() { rebuild_scenarios(); }
 
   /// Evaluates one borrower on an arbitrary market (what-if, evaluate).
   [[nodiscard]] Figures evaluate_on(std::size_t index, std::span<const double> values) const;
