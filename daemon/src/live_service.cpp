@@ -402,7 +402,6 @@ std::map<std::string, risk::SeriesKind> LiveService::Impl::known_kinds() const {
   return kinds;
 }
 
-
 void LiveService::Impl::handle_borrower(const feeds::KafkaMessageView& msg) {
   const std::string source =
       std::string(msg.topic) + "[" + std::to_string(msg.partition) + "]@" + std::to_string(msg.offset);
