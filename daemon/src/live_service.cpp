@@ -18,6 +18,7 @@
 #include "riskd/daemon/snapshot_builder.hpp"
 #include "riskd/feeds/kafka.hpp"
 #include "riskd/risk/json_text.hpp"
+#include "heap.hpp"
 
 namespace riskd::daemon {
 namespace {
@@ -376,6 +377,7 @@ bool LiveService::reload(config::Config config) {
     fresh->restore_alert_states(impl->engine->alert_states(), impl->engine->last_events());
     fresh->revalue();
     impl->engine = std::move(fresh);
+    release_free_heap();  // the old engine's book, index and alert states
     impl->signals.invalidate();
     const auto kafka_before = impl->config.kafka.bootstrap_servers;
     impl->config.risk = shared->risk;
@@ -663,6 +665,7 @@ void LiveService::Impl::build_restored_book() {
     }
   }
   engine = std::make_unique<Engine>(rc, StalenessClock::external);
+  release_free_heap();  // the engine built at start, and the documents' parse trees
   engine->revalue();
   signals.invalidate();
   market_changed = true;

@@ -29,6 +29,7 @@
 #include "riskd/daemon/sd_notify.hpp"
 #include "riskd/feeds/kafka.hpp"
 #include "riskd/risk/json_text.hpp"
+#include "heap.hpp"
 
 namespace riskd::daemon {
 namespace {
@@ -193,6 +194,7 @@ int cmd_run(int argc, char** argv) {
     for (const auto& err : e.errors()) std::cerr << err.to_string() << '\n';
     return k_exit_bad_input;
   }
+  release_free_heap();  // the YAML tree: ~35 kB a borrower
   if (listen) cfg.http.listen = *listen;
   if (bootstrap_override) cfg.kafka.bootstrap_servers = *bootstrap_override;
 
@@ -352,6 +354,7 @@ int cmd_run(int argc, char** argv) {
           service->reload_failed();
           metrics.config_reloaded(false, static_cast<double>(std::time(nullptr)));
         }
+        release_free_heap();  // the new config's YAML tree
         if (sd_ready_sent) notifier.ready();  // ends the reload (with or without a new config)
         signals.async_wait(on_signal);
         return;
