@@ -9,11 +9,12 @@
 # documents), kafka, e2e and e2e-latency (issue 3: throughput with kcat's
 # fetch settings; latency with riskd's fetch.wait.max.ms at 1 ms, which the
 # development broker needs), e2e-100k (issue 5's end-to-end row), sinks
-# (issue 4).
+# (issue 4), sizing (docs/operations.md: RSS and answer sizes of a running
+# daemon; SIZING_BASELINE=/path/to/an/older/riskd measures it alongside).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(engine index config kafka e2e e2e-latency e2e-100k sinks)
+all=(engine index config kafka e2e e2e-latency e2e-100k sinks sizing)
 selected=("$@")
 [ ${#selected[@]} -eq 0 ] && selected=("${all[@]}")
 
@@ -41,6 +42,8 @@ for name in "${selected[@]}"; do
     e2e-latency) cmd=("$bin/riskd_bench_e2e" --runs 5 --daemon-fetch-wait 1) ;;
     e2e-100k) cmd=("$bin/riskd_bench_e2e" --borrowers 100000 --rate 50000 --book-via-topic --runs 1 --paced-codec lz4) ;;
     sinks) cmd=("$bin/riskd_bench_sinks" --runs 9) ;;
+    sizing) cmd=(python3 tests/bench/sizing.py --borrowers 1000,10000 --runs 3 build/release/daemon/riskd
+                 ${SIZING_BASELINE:+"$SIZING_BASELINE"}) ;;
     *) echo "unknown benchmark '$name'; expected one of: ${all[*]}" >&2; exit 2 ;;
   esac
   echo "\`${cmd[*]}\` (load before: $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$out"
