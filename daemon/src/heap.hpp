@@ -10,8 +10,9 @@ namespace riskd::daemon {
 /// large allocation that is gone (a config's YAML tree, a replaced engine).
 /// glibc returns freed memory only from the top of an arena, so without it
 /// a 10,000-borrower config left ~270 MB of freed heap resident for the life
-/// of the process (docs/operations.md, Sizing). Takes milliseconds; a no-op
-/// off glibc.
+/// of the process (docs/operations.md, Sizing). Costs a walk of every
+/// arena's free chunks, so it belongs after rare events, never per tick. A
+/// no-op off glibc.
 inline void release_free_heap() {
 #if defined(__GLIBC__)
   ::malloc_trim(0);
